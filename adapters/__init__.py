@@ -1,0 +1,1 @@
+"""Platform adapters (Slack, Teams) and the runtime that hosts them on one aiohttp server."""

@@ -1,0 +1,96 @@
+"""Builds the running bot from settings: storage, core services, the adapters and the aiohttp application."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.capture import Capture
+from bot.commands import Commands
+from bot.config import Settings
+from bot.events import Platform
+from bot.ports import Poster
+from bot.prompts import load_library
+from bot.service import Engagement
+from storage.repository import Repository
+
+if TYPE_CHECKING:
+    from adapters.slack import SlackAdapter
+    from adapters.teams import TeamsAdapter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything one engagebot process runs, wired once. Tests build it with their own settings."""
+
+    settings: Settings
+    repo: Repository
+    engagement: Engagement
+    capture: Capture
+    commands: Commands
+    posters: dict[Platform, Poster] = field(default_factory=dict)
+    slack: SlackAdapter | None = None
+    teams: TeamsAdapter | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, database: str | None = None, with_teams: bool = True) -> Runtime:
+        library = load_library(settings.prompt_library)
+        repo = Repository.open(database or settings.database)
+        repo.sync_prompts(library)
+        engagement = Engagement(settings, library, repo)
+        posters: dict[Platform, Poster] = {}
+        runtime = cls(settings, repo, engagement, Capture(repo), Commands(engagement, posters), posters)
+        if settings.slack is not None:
+            from adapters.slack import SlackAdapter
+
+            runtime.slack = SlackAdapter(settings.slack, runtime)
+            posters[Platform.SLACK] = runtime.slack.poster
+        if with_teams:
+            from adapters.teams import TeamsAdapter
+
+            runtime.teams = TeamsAdapter(settings.teams, runtime)
+            posters[Platform.TEAMS] = runtime.teams.poster
+        return runtime
+
+    def web_app(self) -> web.Application:
+        """One aiohttp application: /slack/events, /api/messages and /healthz."""
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_get("/healthz", self.healthz)
+        if self.slack is not None:
+            app.router.add_post("/slack/events", self.slack.handle)
+        if self.teams is not None:
+            app.router.add_post("/api/messages", self.teams.handle)
+        app.on_startup.append(self._on_startup)
+        app.on_cleanup.append(self._on_cleanup)
+        return app
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        try:
+            ok = self.repo.healthy()
+        except Exception:  # a closed or broken database is "not healthy", never a 500
+            ok = False
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "schema_version": self.repo.schema_version() if ok else None,
+            "slack": self.slack is not None,
+            "teams": self.teams is not None,
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def _on_startup(self, app: web.Application) -> None:
+        if self.slack is not None:
+            await self.slack.start()
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        if self.slack is not None:
+            await self.slack.close()
+        if self.teams is not None:
+            await self.teams.close()
+
+    def close(self) -> None:
+        self.repo.close()

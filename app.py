@@ -1,0 +1,265 @@
+"""engagebot's composition root: configuration, storage, adapters, the aiohttp server, the scheduler and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bot.config import Settings, load_settings
+from bot.errors import BotError, ConfigError, StorageError, UsageError
+from bot.events import Platform, parse_member_id
+from bot.prompts import load_library
+from bot.service import Engagement
+from bot.summary import render_text
+
+logger = logging.getLogger("engagebot")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CliUsageError(Exception):
+    """Raised by the argument parser instead of printing usage and exiting."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliUsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="engagebot",
+        description="Posts themed discussion prompts to Slack and Teams, captures thread replies and reactions "
+        "into SQLite, and summarises engagement weekly.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    sub.add_parser("serve", help="run the bot: HTTP endpoints, scheduler and reconciliation")
+
+    demo = sub.add_parser("demo", help="simulate several weeks of members on both platforms and print a summary")
+    demo.add_argument("--db", default="data/demo.db", help="SQLite file to (re)create (default: data/demo.db)")
+    demo.add_argument("--weeks", type=_positive_int, default=6, help="weeks to simulate (default: 6)")
+    demo.add_argument("--seed", type=int, default=48, help="random seed; the same seed gives the same data")
+
+    post = sub.add_parser("post", help="post the next prompt now (every configured channel unless narrowed)")
+    post.add_argument("--theme", help="post a prompt of this theme")
+    post.add_argument("--platform", choices=[p.value for p in Platform], help="only channels of this platform")
+    post.add_argument("--channel", help="only this channel id (with --platform)")
+    post.add_argument("--dry-run", action="store_true", help="show what would be posted; post nothing")
+
+    summary = sub.add_parser("summary", help="the engagement summary of one week")
+    summary.add_argument("--week", default="last", help="YYYY-Www, 'this' or 'last' (default: last)")
+    summary.add_argument("--json", action="store_true", help="print the JSON object instead of a report")
+
+    export = sub.add_parser("export", help="one week's replies and reactions as CSV or JSON")
+    export.add_argument("--week", default="last", help="YYYY-Www, 'this' or 'last' (default: last)")
+    export.add_argument("--format", choices=["csv", "json"], default="csv", help="output format (default: csv)")
+    export.add_argument("--output", help="write to this file instead of standard output")
+
+    prompts = sub.add_parser("prompts", help="the prompt library, with when each prompt was last posted")
+    prompts.add_argument("--json", action="store_true", help="print a JSON list of {theme, prompt, last_posted}")
+
+    forget = sub.add_parser("forget", help="erase everything stored about a member and stop capturing them")
+    forget.add_argument("--member", required=True, help="member id, e.g. slack:U123 or teams:29:1abc")
+    return parser
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return number
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    if level != "DEBUG":  # the SDKs log payloads at DEBUG only, but keep their chatter out of INFO
+        for noisy in (
+            "slack_bolt",
+            "slack_sdk",
+            "botbuilder",
+            "botframework",
+            "msrest",
+            "msal",
+            "urllib3",
+            "aiohttp.access",
+        ):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def open_engagement(settings: Settings, database: str | None = None) -> Engagement:
+    from storage.repository import Repository
+
+    library = load_library(settings.prompt_library)
+    repo = Repository.open(database or settings.database)
+    repo.sync_prompts(library)
+    return Engagement(settings, library, repo)
+
+
+def close_engagement(engagement: Engagement) -> None:
+    close = getattr(engagement.store, "close", None)
+    if close is not None:
+        close()
+
+
+# -- commands ------------------------------------------------------------------------------------------------
+
+
+def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
+    engagement = open_engagement(settings)
+    try:
+        week = engagement.week(args.week)
+        summary = engagement.summary(week)
+        if args.json:
+            print(json.dumps(summary.as_json(), ensure_ascii=False, indent=2))
+        else:
+            print(render_text(summary))
+    finally:
+        close_engagement(engagement)
+    return EXIT_OK
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    engagement = open_engagement(settings)
+    try:
+        week = engagement.week(args.week)
+        rows = engagement.export_rows(week)
+        text = engagement.rows_to_csv(rows) if args.format == "csv" else engagement.rows_to_json(rows)
+    finally:
+        close_engagement(engagement)
+    if args.output:
+        target = Path(args.output)
+        if target.is_dir():
+            raise UsageError(f"--output {args.output} is a directory")
+        tmp = target.with_name(target.name + ".part")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(target)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"cannot write {args.output}: {err.strerror}") from None
+        print(f"wrote {len(rows)} rows of {week} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
+    engagement = open_engagement(settings)
+    try:
+        listing = engagement.prompt_listing()
+    finally:
+        close_engagement(engagement)
+    if args.json:
+        print(json.dumps(listing, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    theme = None
+    for item in listing:
+        if item["theme"] != theme:
+            theme = item["theme"]
+            print(f"\n{theme}" if theme != listing[0]["theme"] else theme)
+        print(f"  - {item['prompt']}\n    last posted: {item['last_posted'] or 'never'}")
+    return EXIT_OK
+
+
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        parse_member_id(args.member)
+    except ValueError as err:
+        raise UsageError(f"--member: {err}") from None
+    engagement = open_engagement(settings)
+    try:
+        counts = engagement.opt_out(args.member, requested_by="cli", reason="forget")
+    finally:
+        close_engagement(engagement)
+    print(
+        f"erased {args.member}: {counts.replies} replies, {counts.reactions} reactions; capture stopped "
+        "(the member can resume with optin)"
+    )
+    return EXIT_OK
+
+
+def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.posting import post_prompts
+
+    if args.channel and not args.platform:
+        raise UsageError("--channel needs --platform (slack or teams)")
+    return asyncio.run(
+        post_prompts(settings, platform=args.platform, channel=args.channel, theme=args.theme, dry_run=args.dry_run)
+    )
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.demo import run_demo
+
+    return asyncio.run(run_demo(settings, Path(args.db), weeks=args.weeks, seed=args.seed))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.server import serve
+
+    return asyncio.run(serve(settings))
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "demo": cmd_demo,
+    "post": cmd_post,
+    "summary": cmd_summary,
+    "export": cmd_export,
+    "prompts": cmd_prompts,
+    "forget": cmd_forget,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except CliUsageError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        return COMMANDS[args.command](settings, args)
+    except (ConfigError, UsageError) as err:
+        print(f"engagebot: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorageError as err:
+        print(f"engagebot: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except BotError as err:
+        print(f"engagebot: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ignore_sigpipe() -> None:
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def run() -> Any:
+    _ignore_sigpipe()
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

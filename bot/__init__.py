@@ -1,0 +1,1 @@
+"""engagebot's platform-neutral core: events, prompts, capture rules, summaries, commands and scheduling."""

@@ -1,0 +1,188 @@
+"""The capture rules of SPEC §7, applied to platform-neutral events inside one storage transaction.
+
+An adapter turns a platform payload into a :mod:`bot.events` event and calls :meth:`Capture.apply`.
+The event's whole effect, and the mark that it has been seen, commit together before ``apply`` returns,
+so an acknowledged event is durable and a retried one changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.events import (
+    CaptureEvent,
+    Platform,
+    ReactionAdded,
+    ReactionRemoved,
+    ReplyDeleted,
+    ReplyEdited,
+    ReplyPosted,
+    member_id,
+)
+from bot.model import PostRecord, ReplyRecord
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    STORED = "stored"  # the event changed the database
+    DUPLICATE = "duplicate"  # seen before (retry or second delivery): nothing changed
+    IGNORED = "ignored"  # not part of a prompt's thread, or nothing to change
+    OPTED_OUT = "opted_out"  # the member opted out: nothing of theirs is stored
+
+
+class CaptureStore(Protocol):
+    """What the capture rules need from storage. Every method runs inside ``transaction()``."""
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def event_seen(self, event_key: str) -> bool: ...
+    def mark_event_seen(self, event_key: str, platform: Platform) -> None: ...
+    def is_capture_blocked(self, member: str) -> bool: ...
+    def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None: ...
+    def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None: ...
+    def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool: ...
+    def mark_deleted(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
+    def upsert_member(self, member: str, platform: Platform, user_id: str, display_name: str | None) -> None: ...
+    def insert_reply(
+        self, post: PostRecord, message_id: str, member: str, text: str, at: datetime, edited_at: datetime | None
+    ) -> ReplyRecord: ...
+    def update_reply_text(self, reply_id: int, text: str, edited_at: datetime) -> bool: ...
+    def delete_reply(self, reply_id: int) -> None: ...
+    def resolve_reactions(
+        self, platform: Platform, channel_id: str, target_id: str, post_id: int, reply_id: int | None
+    ) -> None: ...
+    def set_reaction(
+        self,
+        *,
+        platform: Platform,
+        channel_id: str,
+        target_id: str,
+        member: str,
+        name: str,
+        at: datetime,
+        present: bool,
+        post_id: int | None,
+        reply_id: int | None,
+    ) -> bool: ...
+
+
+class Capture:
+    """Applies capture events to storage by the rules of SPEC §7."""
+
+    def __init__(self, store: CaptureStore) -> None:
+        self.store = store
+
+    def apply(self, event: CaptureEvent) -> Outcome:
+        with self.store.transaction():
+            if event.event_key and self.store.event_seen(event.event_key):
+                return Outcome.DUPLICATE
+            outcome = self._apply(event)
+            if outcome is Outcome.STORED and event.event_key:
+                self.store.mark_event_seen(event.event_key, event.platform)
+        logger.debug("capture %s platform=%s outcome=%s", type(event).__name__, event.platform, outcome)
+        return outcome
+
+    def _apply(self, event: CaptureEvent) -> Outcome:
+        match event:
+            case ReplyPosted():
+                return self._reply_posted(event)
+            case ReplyEdited():
+                return self._reply_edited(event)
+            case ReplyDeleted():
+                return self._reply_deleted(event)
+            case ReactionAdded() | ReactionRemoved():
+                return self._reaction(event)
+        raise TypeError(f"not a capture event: {event!r}")  # pragma: no cover - exhaustive match
+
+    def _reply_posted(self, event: ReplyPosted) -> Outcome:
+        store = self.store
+        post = store.find_post(event.platform, event.channel_id, event.thread_id)
+        if post is None or event.message_id == post.message_id:
+            return Outcome.IGNORED  # a top-level message or a thread that is not a prompt
+        member = member_id(event.platform, event.user_id)
+        if store.is_capture_blocked(member):
+            return Outcome.OPTED_OUT
+        if store.find_reply(event.platform, event.channel_id, event.message_id) is not None:
+            return Outcome.DUPLICATE  # the same message delivered again under another event id
+        if store.is_deleted(event.platform, event.channel_id, event.message_id):
+            return Outcome.IGNORED  # its deletion arrived first
+        store.upsert_member(member, event.platform, event.user_id, event.display_name)
+        reply = store.insert_reply(post, event.message_id, member, event.text, event.occurred_at, None)
+        store.resolve_reactions(event.platform, event.channel_id, event.message_id, post.id, reply.id)
+        return Outcome.STORED
+
+    def _reply_edited(self, event: ReplyEdited) -> Outcome:
+        store = self.store
+        reply = store.find_reply(event.platform, event.channel_id, event.message_id)
+        if reply is not None:
+            if store.is_capture_blocked(reply.member_id):
+                return Outcome.OPTED_OUT
+            changed = store.update_reply_text(reply.id, event.text, event.occurred_at)
+            return Outcome.STORED if changed else Outcome.IGNORED
+        # The edit arrived before the reply it changes (or the reply was missed): store the reply as edited,
+        # when the edit says which thread and who wrote it.
+        if event.thread_id is None or event.user_id is None or event.original_at is None:
+            return Outcome.IGNORED
+        if store.is_deleted(event.platform, event.channel_id, event.message_id):
+            return Outcome.IGNORED
+        post = store.find_post(event.platform, event.channel_id, event.thread_id)
+        if post is None or event.message_id == post.message_id:
+            return Outcome.IGNORED
+        member = member_id(event.platform, event.user_id)
+        if store.is_capture_blocked(member):
+            return Outcome.OPTED_OUT
+        store.upsert_member(member, event.platform, event.user_id, event.display_name)
+        reply = store.insert_reply(post, event.message_id, member, event.text, event.original_at, event.occurred_at)
+        store.resolve_reactions(event.platform, event.channel_id, event.message_id, post.id, reply.id)
+        return Outcome.STORED
+
+    def _reply_deleted(self, event: ReplyDeleted) -> Outcome:
+        store = self.store
+        reply = store.find_reply(event.platform, event.channel_id, event.message_id)
+        if reply is not None:
+            store.delete_reply(reply.id)  # its reactions go with it
+            store.mark_deleted(event.platform, event.channel_id, event.message_id, event.occurred_at)
+            return Outcome.STORED
+        thread_known = event.thread_id is None or store.find_post(event.platform, event.channel_id, event.thread_id)
+        if thread_known and not store.find_post(event.platform, event.channel_id, event.message_id):
+            # Remember the deletion so the reply, if it arrives late, is never stored.
+            store.mark_deleted(event.platform, event.channel_id, event.message_id, event.occurred_at)
+            return Outcome.STORED
+        return Outcome.IGNORED
+
+    def _reaction(self, event: ReactionAdded | ReactionRemoved) -> Outcome:
+        store = self.store
+        member = member_id(event.platform, event.user_id)
+        if store.is_capture_blocked(member):
+            return Outcome.OPTED_OUT
+        post_id: int | None = None
+        reply_id: int | None = None
+        post = store.find_post(event.platform, event.channel_id, event.target_id)
+        if post is not None:
+            post_id = post.id
+        else:
+            reply = store.find_reply(event.platform, event.channel_id, event.target_id)
+            if reply is not None:
+                post_id, reply_id = reply.post_id, reply.id
+            elif store.is_deleted(event.platform, event.channel_id, event.target_id):
+                return Outcome.IGNORED
+        present = isinstance(event, ReactionAdded)
+        display = event.display_name if isinstance(event, ReactionAdded) else None
+        store.upsert_member(member, event.platform, event.user_id, display)
+        # A reaction whose target is not (yet) known is kept unresolved: it counts once its reply arrives.
+        changed = store.set_reaction(
+            platform=event.platform,
+            channel_id=event.channel_id,
+            target_id=event.target_id,
+            member=member,
+            name=event.name,
+            at=event.occurred_at,
+            present=present,
+            post_id=post_id,
+            reply_id=reply_id,
+        )
+        return Outcome.STORED if changed else Outcome.IGNORED

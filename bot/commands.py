@@ -1,0 +1,182 @@
+"""Chat commands (`/engage …` on Slack, a message to the bot on Teams): parsing, permissions, replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.errors import AdapterError, UsageError
+from bot.events import Platform, member_id
+from bot.ports import Card, Poster
+from bot.scheduler_time import next_slot
+from bot.service import Engagement
+from bot.timeutil import to_display, utc_now
+
+logger = logging.getLogger(__name__)
+
+PUBLIC = ("help", "optout", "optin", "privacy")
+ADMIN = ("summary", "post", "themes", "schedule", "export")
+USAGE = {
+    "help": "help: what you can do here",
+    "summary": "summary [this|last|YYYY-Www]: the engagement summary of a week (default last week)",
+    "post": "post [theme]: post the next prompt (of that theme) in this channel now",
+    "themes": "themes: themes, prompt counts and when each was last posted",
+    "schedule": "schedule: when the next prompt and summary go out",
+    "export": "export [week]: a CSV of that week's replies and reactions",
+    "optout": "optout: stop capturing your messages and erase what was stored",
+    "optin": "optin: resume capturing your replies and reactions",
+    "privacy": "privacy: what engagebot stores about you and why",
+}
+PRIVACY_TEXT = (
+    "engagebot captures only replies in the threads of its discussion prompts and reactions to them, "
+    "with your platform user id and display name, so that the body can hear members' views. Nothing else "
+    "from the channel is stored. Admins see weekly figures and can export a week's replies. "
+    "`optout` stops capture and erases everything stored about you; `optin` resumes it."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    platform: Platform
+    user_id: str
+    channel_id: str
+    display_name: str | None = None
+
+    @property
+    def member(self) -> str:
+        return member_id(self.platform, self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    card: Card
+    attachment: Attachment | None = None
+
+    @property
+    def text(self) -> str:
+        """A plain-text rendering (notification fallback and tests)."""
+        parts = [self.card.title]
+        parts += [f"{label}: {value}" for label, value in self.card.facts]
+        parts += [f"{heading}\n{body}" if heading else body for heading, body in self.card.sections]
+        return "\n".join(parts)
+
+
+class Commands:
+    def __init__(self, engagement: Engagement, posters: Mapping[Platform, Poster]) -> None:
+        self.engagement = engagement
+        self.posters = posters
+
+    async def handle(self, ctx: CommandContext, text: str) -> CommandReply:
+        words = (text or "").strip().split()
+        if words and words[0].lower().lstrip("/") == "engage":
+            words = words[1:]
+        name = words[0].lower() if words else "help"
+        args = words[1:]
+        is_admin = self.engagement.settings.is_admin(ctx.member)
+        if name not in PUBLIC and name not in ADMIN:
+            return self._help(is_admin, note=f"Unknown command {name!r}.")
+        if name in ADMIN and not is_admin:
+            logger.info("command refused command=%s platform=%s", name, ctx.platform)
+            return _card(
+                "Not allowed",
+                f"`{name}` is for engagebot admins. Ask an admin if you need it.\n"
+                + "You can use: "
+                + ", ".join(PUBLIC),
+            )
+        logger.info("command command=%s platform=%s admin=%s", name, ctx.platform, is_admin)
+        try:
+            return await self._dispatch(name, args, ctx, is_admin)
+        except UsageError as err:
+            return _card("Cannot do that", f"{err}\nUsage: {USAGE[name]}")
+        except AdapterError as err:
+            return _card("The platform refused", str(err))
+
+    async def _dispatch(self, name: str, args: list[str], ctx: CommandContext, is_admin: bool) -> CommandReply:
+        engagement = self.engagement
+        match name:
+            case "help":
+                return self._help(is_admin)
+            case "privacy":
+                return _card("Privacy", PRIVACY_TEXT)
+            case "optout":
+                counts = engagement.opt_out(ctx.member, requested_by=ctx.member)
+                return _card(
+                    "You have opted out",
+                    f"Your messages will no longer be captured. Erased {counts.replies} replies and "
+                    f"{counts.reactions} reactions. Use `optin` to take part again.",
+                )
+            case "optin":
+                changed = engagement.opt_in(ctx.member)
+                return _card(
+                    "You have opted in" if changed else "You were not opted out",
+                    "Your replies and reactions to prompts will be captured from now on.",
+                )
+            case "summary":
+                week = engagement.week(_one_arg(args, "summary"))
+                return CommandReply(engagement.summary_card(engagement.summary(week)))
+            case "export":
+                week = engagement.week(_one_arg(args, "export"))
+                rows = engagement.export_rows(week)
+                content = engagement.rows_to_csv(rows).encode()
+                return CommandReply(
+                    _card(f"Export {week}", f"{len(rows)} rows: replies and reactions of {week}.").card,
+                    Attachment(f"engagebot-{week}.csv", content, "text/csv"),
+                )
+            case "themes":
+                lines = [
+                    f"• {t.theme}: {t.prompts} prompts, last posted "
+                    f"{to_display(t.last_posted) if t.last_posted else 'never'}"
+                    for t in engagement.themes_overview()
+                ]
+                return _card("Themes", "\n".join(lines))
+            case "schedule":
+                return self._schedule(utc_now())
+            case "post":
+                poster = self.posters.get(ctx.platform)
+                if poster is None:
+                    raise UsageError(f"posting to {ctx.platform} is not configured")
+                theme = " ".join(args) or None
+                post = await engagement.post_prompt(poster, ctx.channel_id, theme)
+                return _card("Prompt posted", f"*{post.theme}*: {post.prompt}")
+        raise UsageError(f"unknown command {name!r}")  # pragma: no cover - guarded above
+
+    def _help(self, is_admin: bool, note: str = "") -> CommandReply:
+        names = [*PUBLIC, *ADMIN] if is_admin else list(PUBLIC)
+        body = "\n".join(f"• `{USAGE[n]}`" for n in names)
+        return _card("engagebot commands", f"{note}\n{body}".strip())
+
+    def _schedule(self, now: datetime) -> CommandReply:
+        settings = self.engagement.settings
+        tz = settings.timezone
+        prompt_at = next_slot(settings.prompt_cron, now, tz).astimezone(tz)
+        summary_at = next_slot(settings.summary_cron, now, tz).astimezone(tz)
+        channels = ", ".join(f"{c.platform.value}:{c.id}" for c in settings.channels) or "none configured"
+        return CommandReply(
+            Card(
+                title="Schedule",
+                facts=(
+                    ("Next prompt", f"{prompt_at:%a %d %b %Y %H:%M} {tz.key} ({settings.prompt_cron})"),
+                    ("Next summary", f"{summary_at:%a %d %b %Y %H:%M} {tz.key} ({settings.summary_cron})"),
+                    ("Prompt channels", channels),
+                ),
+            )
+        )
+
+
+def _one_arg(args: list[str], name: str) -> str | None:
+    if len(args) > 1:
+        raise UsageError(f"too many arguments: {' '.join(args)}")
+    return args[0] if args else None
+
+
+def _card(title: str, text: str) -> CommandReply:
+    return CommandReply(Card(title=title, sections=(("", text),)))

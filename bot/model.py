@@ -1,0 +1,68 @@
+"""Records the storage layer returns to the core: plain frozen dataclasses, no SQL types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.events import Platform
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    id: int
+    platform: Platform
+    channel_id: str
+    message_id: str
+    theme: str
+    prompt: str
+    posted_at: datetime
+
+    @property
+    def key(self) -> str:
+        """The public post id (`post_id` in summaries and exports): platform, channel and message id."""
+        return f"{self.platform.value}:{self.channel_id}:{self.message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRecord:
+    id: int
+    post_id: int
+    platform: Platform
+    channel_id: str
+    message_id: str
+    member_id: str
+    text: str
+    created_at: datetime
+    edited_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionRecord:
+    id: int
+    post_id: int | None
+    reply_id: int | None
+    platform: Platform
+    channel_id: str
+    target_id: str
+    member_id: str
+    name: str
+    created_at: datetime
+    removed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One counted reply or reaction, reduced to what the summary needs."""
+
+    post_id: int
+    member_id: str
+    at: datetime
+    reaction: str | None = None  # None for a reply
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureCounts:
+    replies: int
+    reactions: int
+    members: int

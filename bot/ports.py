@@ -1,0 +1,58 @@
+"""The ports the core depends on: storage and platform posting, as Protocols that adapters and storage satisfy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.capture import CaptureStore
+from bot.events import Platform
+from bot.model import ErasureCounts, PostRecord, ReactionRecord, ReplyRecord
+from bot.prompts import Library, PostedPrompt, Prompt
+from bot.summary import SummarySource
+
+
+class Store(CaptureStore, SummarySource, Protocol):
+    """Everything the core asks of storage (implemented by ``storage.repository.Repository``)."""
+
+    def sync_prompts(self, library: Library) -> None: ...
+    def prompt_history(self, platform: Platform, channel_id: str) -> list[PostedPrompt]: ...
+    def prompt_last_posted(self) -> dict[tuple[str, str], datetime]: ...
+    def record_post(
+        self, platform: Platform, channel_id: str, message_id: str, prompt: Prompt, posted_at: datetime
+    ) -> PostRecord: ...
+    def replies_between(self, start: datetime, end: datetime) -> list[ReplyRecord]: ...
+    def reactions_between(self, start: datetime, end: datetime) -> list[ReactionRecord]: ...
+    def member_names(self, members: Iterable[str]) -> dict[str, str]: ...
+    def is_opted_out(self, member: str) -> bool: ...
+    def opt_out(self, member: str, at: datetime, *, requested_by: str, reason: str) -> ErasureCounts: ...
+    def opt_in(self, member: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """What a platform returned for a post: its message id and the post's time (Slack ts; Teams accept time)."""
+
+    message_id: str
+    posted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A platform-neutral message: a title, label/value facts and paragraphs of light markdown."""
+
+    title: str
+    facts: tuple[tuple[str, str], ...] = ()
+    sections: tuple[tuple[str, str], ...] = ()  # (heading, text); heading may be ""
+    footer: str = ""
+
+
+class Poster(Protocol):
+    """Posts into one platform's channels."""
+
+    platform: Platform
+
+    async def post_prompt(self, channel_id: str, prompt: Prompt, notice: str) -> PostedMessage: ...
+    async def post_card(self, channel_id: str, card: Card) -> PostedMessage: ...

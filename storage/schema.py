@@ -1,0 +1,139 @@
+"""The schema as append-only migrations. Never edit a migration that has shipped: add a new one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("engagebot")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE prompts (
+            id INTEGER PRIMARY KEY,
+            theme TEXT NOT NULL,
+            text TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            UNIQUE (theme, text)
+        );
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL CHECK (platform IN ('slack', 'teams')),
+            channel_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            prompt_id INTEGER REFERENCES prompts(id),
+            theme TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            posted_at TEXT NOT NULL,
+            UNIQUE (platform, channel_id, message_id)
+        );
+        CREATE INDEX idx_posts_posted_at ON posts (posted_at);
+        CREATE INDEX idx_posts_channel ON posts (platform, channel_id, posted_at);
+
+        CREATE TABLE members (
+            member_id TEXT PRIMARY KEY,
+            platform TEXT NOT NULL CHECK (platform IN ('slack', 'teams')),
+            user_id TEXT NOT NULL,
+            display_name TEXT
+        );
+        CREATE TABLE replies (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            platform TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            member_id TEXT NOT NULL REFERENCES members(member_id),
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            edited_at TEXT,
+            UNIQUE (platform, channel_id, message_id)
+        );
+        CREATE INDEX idx_replies_created_at ON replies (created_at, post_id, member_id);
+        CREATE INDEX idx_replies_post ON replies (post_id, created_at);
+        CREATE INDEX idx_replies_member ON replies (member_id, created_at);
+
+        CREATE TABLE reactions (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            target_id TEXT NOT NULL,
+            member_id TEXT NOT NULL REFERENCES members(member_id),
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            removed_at TEXT,
+            post_id INTEGER REFERENCES posts(id),
+            reply_id INTEGER REFERENCES replies(id) ON DELETE CASCADE,
+            UNIQUE (platform, channel_id, target_id, member_id, name)
+        );
+        CREATE INDEX idx_reactions_created_at ON reactions (created_at, post_id, member_id);
+        CREATE INDEX idx_reactions_post ON reactions (post_id);
+        CREATE INDEX idx_reactions_member ON reactions (member_id, created_at);
+        CREATE INDEX idx_reactions_reply ON reactions (reply_id);
+
+        CREATE TABLE optouts (
+            member_id TEXT PRIMARY KEY,
+            opted_out_at TEXT NOT NULL
+        );
+        CREATE TABLE seen_events (
+            event_key TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        );
+        CREATE TABLE deleted_messages (
+            platform TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            deleted_at TEXT NOT NULL,
+            PRIMARY KEY (platform, channel_id, message_id)
+        );
+        """
+    )
+
+
+@migrations()
+def m002_scheduling_and_teams(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE schedule_runs (
+            kind TEXT NOT NULL CHECK (kind IN ('prompt', 'summary')),
+            slot TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('claimed', 'done', 'failed', 'skipped')),
+            claimed_at TEXT NOT NULL,
+            finished_at TEXT,
+            message_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            error TEXT,
+            PRIMARY KEY (kind, slot, platform, channel_id)
+        );
+        CREATE TABLE conversation_refs (
+            channel_id TEXT PRIMARY KEY,
+            team_id TEXT,
+            tenant_id TEXT,
+            service_url TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m003_erasure_audit(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE erasures (
+            id INTEGER PRIMARY KEY,
+            member_id TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            erased_at TEXT NOT NULL,
+            replies INTEGER NOT NULL,
+            reactions INTEGER NOT NULL
+        );
+        """
+    )
