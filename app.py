@@ -15,9 +15,9 @@ from typing import Any, NoReturn
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError, StorageError, UsageError
 from bot.events import Platform, parse_member_id
-from bot.prompts import load_library
 from bot.service import Engagement
 from bot.summary import render_text
+from storage.setup import open_engagement
 
 logger = logging.getLogger("engagebot")
 
@@ -101,15 +101,6 @@ def configure_logging(level: str) -> None:
             "aiohttp.access",
         ):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def open_engagement(settings: Settings, database: str | None = None) -> Engagement:
-    from storage.repository import Repository
-
-    library = load_library(settings.prompt_library)
-    repo = Repository.open(database or settings.database)
-    repo.sync_prompts(library)
-    return Engagement(settings, library, repo)
 
 
 def close_engagement(engagement: Engagement) -> None:

@@ -13,9 +13,9 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.events import Platform
 from bot.ports import Poster
-from bot.prompts import load_library
 from bot.service import Engagement
 from storage.repository import Repository
+from storage.setup import open_engagement
 
 if TYPE_CHECKING:
     from adapters.slack import SlackAdapter
@@ -39,10 +39,9 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, database: str | None = None, with_teams: bool = True) -> Runtime:
-        library = load_library(settings.prompt_library)
-        repo = Repository.open(database or settings.database)
-        repo.sync_prompts(library)
-        engagement = Engagement(settings, library, repo)
+        engagement = open_engagement(settings, database)
+        repo = engagement.store
+        assert isinstance(repo, Repository)
         posters: dict[Platform, Poster] = {}
         runtime = cls(settings, repo, engagement, Capture(repo), Commands(engagement, posters), posters)
         if settings.slack is not None:
@@ -91,6 +90,14 @@ class Runtime:
             await self.slack.close()
         if self.teams is not None:
             await self.teams.close()
+
+    async def aclose(self) -> None:
+        """Close adapters and the database (for CLI commands that built a runtime without a server)."""
+        if self.slack is not None:
+            await self.slack.close()
+        if self.teams is not None:
+            await self.teams.close()
+        self.close()
 
     def close(self) -> None:
         self.repo.close()
