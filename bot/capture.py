@@ -41,7 +41,8 @@ class CaptureStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
     def event_seen(self, event_key: str) -> bool: ...
     def mark_event_seen(self, event_key: str, platform: Platform) -> None: ...
-    def is_capture_blocked(self, member: str) -> bool: ...
+    def is_opted_out(self, member: str) -> bool: ...
+    def has_consent(self, member: str, kind: str) -> bool: ...
     def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None: ...
     def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None: ...
     def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool: ...
@@ -73,8 +74,15 @@ class CaptureStore(Protocol):
 class Capture:
     """Applies capture events to storage by the rules of SPEC §7."""
 
-    def __init__(self, store: CaptureStore) -> None:
+    def __init__(self, store: CaptureStore, *, require_opt_in: bool = False) -> None:
         self.store = store
+        self.require_opt_in = require_opt_in  # consent = "opt-in": only members who opted in are captured
+
+    def blocked(self, member: str) -> bool:
+        """Nothing of an opted-out member is stored; in opt-in mode, nothing of a member who has not opted in."""
+        if self.store.is_opted_out(member):
+            return True
+        return self.require_opt_in and not self.store.has_consent(member, "capture")
 
     def apply(self, event: CaptureEvent) -> Outcome:
         with self.store.transaction():
@@ -104,7 +112,7 @@ class Capture:
         if post is None or event.message_id == post.message_id:
             return Outcome.IGNORED  # a top-level message or a thread that is not a prompt
         member = member_id(event.platform, event.user_id)
-        if store.is_capture_blocked(member):
+        if self.blocked(member):
             return Outcome.OPTED_OUT
         if store.find_reply(event.platform, event.channel_id, event.message_id) is not None:
             return Outcome.DUPLICATE  # the same message delivered again under another event id
@@ -119,7 +127,7 @@ class Capture:
         store = self.store
         reply = store.find_reply(event.platform, event.channel_id, event.message_id)
         if reply is not None:
-            if store.is_capture_blocked(reply.member_id):
+            if self.blocked(reply.member_id):
                 return Outcome.OPTED_OUT
             changed = store.update_reply_text(reply.id, event.text, event.occurred_at)
             return Outcome.STORED if changed else Outcome.IGNORED
@@ -133,7 +141,7 @@ class Capture:
         if post is None or event.message_id == post.message_id:
             return Outcome.IGNORED
         member = member_id(event.platform, event.user_id)
-        if store.is_capture_blocked(member):
+        if self.blocked(member):
             return Outcome.OPTED_OUT
         store.upsert_member(member, event.platform, event.user_id, event.display_name)
         reply = store.insert_reply(post, event.message_id, member, event.text, event.original_at, event.occurred_at)
@@ -157,7 +165,7 @@ class Capture:
     def _reaction(self, event: ReactionAdded | ReactionRemoved) -> Outcome:
         store = self.store
         member = member_id(event.platform, event.user_id)
-        if store.is_capture_blocked(member):
+        if self.blocked(member):
             return Outcome.OPTED_OUT
         post_id: int | None = None
         reply_id: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from bot.timeutil import to_display, utc_now
 
 logger = logging.getLogger(__name__)
 
-PUBLIC = ("help", "optout", "optin", "privacy")
+PUBLIC = ("help", "privacy", "mydata", "optout", "optin", "quote")
 ADMIN = ("summary", "post", "themes", "schedule", "export")
 USAGE = {
     "help": "help: what you can do here",
@@ -27,14 +28,26 @@ USAGE = {
     "export": "export [week]: a CSV of that week's replies and reactions",
     "optout": "optout: stop capturing your messages and erase what was stored",
     "optin": "optin: resume capturing your replies and reactions",
-    "privacy": "privacy: what engagebot stores about you and why",
+    "privacy": "privacy: what engagebot stores about you, why, and for how long",
+    "mydata": "mydata: a file of everything engagebot has stored about you, sent privately",
+    "quote": "quote ok|off: allow (or stop) anonymous quotes of your replies in the weekly summary",
 }
-PRIVACY_TEXT = (
-    "engagebot captures only replies in the threads of its discussion prompts and reactions to them, "
-    "with your platform user id and display name, so that the body can hear members' views. Nothing else "
-    "from the channel is stored. Admins see weekly figures and can export a week's replies. "
-    "`optout` stops capture and erases everything stored about you; `optin` resumes it."
-)
+
+
+def privacy_text(retention_days: int, consent: str, quote_emoji: str) -> str:
+    mode = "Nothing is captured until you say `optin`." if consent == "opt-in" else "You can say `optout` at any time."
+    return (
+        "*What is captured:* your replies in the threads of engagebot's discussion prompts, your reactions to "
+        "those prompts and replies, and your platform user id and display name. Nothing else from the channel "
+        "is stored.\n"
+        "*Why:* so the professional body can hear members' views on its policy work; admins see weekly figures "
+        "and can export a week's replies. Channel summaries never name anyone and withhold figures about very "
+        "small groups.\n"
+        f"*How long:* reply text is removed after {retention_days} days; the counts stay.\n"
+        f"*Your choices:* {mode} `optout` stops capture and erases everything stored about you; `optin` resumes "
+        f"it. `mydata` sends you a copy of what is stored. Your replies are quoted (anonymously) in the weekly "
+        f"summary only if you say `quote ok` or react with :{quote_emoji}:."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +119,30 @@ class Commands:
             case "help":
                 return self._help(is_admin)
             case "privacy":
-                return _card("Privacy", PRIVACY_TEXT)
+                settings = engagement.settings
+                return _card("Privacy", privacy_text(settings.retention_days, settings.consent, settings.quote_emoji))
+            case "mydata":
+                data = engagement.member_data(ctx.member)
+                content = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+                return CommandReply(
+                    _card(
+                        "Your data",
+                        f"Everything engagebot stores about you: {len(data['replies'])} replies, "
+                        f"{len(data['reactions'])} reactions and your member record.",
+                    ).card,
+                    Attachment(f"engagebot-mydata-{ctx.platform.value}.json", content, "application/json"),
+                )
+            case "quote":
+                choice = (_one_arg(args, "quote") or "").lower()
+                if choice not in ("ok", "off"):
+                    raise UsageError("say `quote ok` or `quote off`")
+                engagement.set_quote_consent(ctx.member, choice == "ok")
+                return _card(
+                    "Quotes",
+                    "Your replies may be quoted anonymously in the weekly summary."
+                    if choice == "ok"
+                    else "Your replies will not be quoted.",
+                )
             case "optout":
                 counts = engagement.opt_out(ctx.member, requested_by=ctx.member)
                 return _card(

@@ -38,6 +38,7 @@ TOP_LEVEL_KEYS = frozenset(
         "retention_days",
         "min_group_size",
         "quote_emoji",
+        "privacy_url",
     }
 )
 SCHEDULE_KEYS = frozenset({"prompts", "summary"})
@@ -86,6 +87,7 @@ class Settings:
     retention_days: int = 730
     min_group_size: int = 3
     quote_emoji: str = "speech_balloon"
+    privacy_url: str = ""
     slack: SlackSettings | None = None
     teams: TeamsSettings = field(default_factory=lambda: TeamsSettings("", "", "MultiTenant", ""))
     host: str = "127.0.0.1"
@@ -195,6 +197,7 @@ def _build(data: dict[str, Any], env: Mapping[str, str], source: str, cwd: Path)
         retention_days=_int(data, "retention_days", 730, fail, minimum=1),
         min_group_size=_int(data, "min_group_size", 3, fail, minimum=1),
         quote_emoji=_string(data, "quote_emoji", "speech_balloon", fail),
+        privacy_url=_string(data, "privacy_url", "", fail),
         slack=_slack(env),
         teams=_teams(env),
         host=env.get("HOST") or "127.0.0.1",

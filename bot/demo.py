@@ -96,7 +96,7 @@ def make_members(rng: random.Random, platform: Platform, count: int) -> list[Dem
     for index in range(count):
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
         user_id = f"U{1000 + index:05d}DEMO" if platform is Platform.SLACK else f"29:1demo{index:04d}"
-        members.append(DemoMember(platform, user_id, name, activity=rng.uniform(0.05, 0.6)))
+        members.append(DemoMember(platform, user_id, name, activity=rng.uniform(0.1, 0.7)))
     return members
 
 

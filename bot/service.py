@@ -15,7 +15,7 @@ from bot.events import Platform
 from bot.model import ErasureCounts, PostRecord
 from bot.ports import Card, Poster, Store
 from bot.prompts import Library, Prompt, next_prompt
-from bot.summary import Summary, build_summary, change
+from bot.summary import Figures, Summary, build_summary, change
 from bot.timeutil import IsoWeek, to_display, utc_now
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,13 @@ EXPORT_FIELDS = (
     "edited_at",
 )
 FREE_TEXT = frozenset({"text", "display_name"})  # written by members: guarded against formula injection
-PRIVACY_NOTICE = (
-    "Replies and reactions in this thread are captured for engagement analysis. "
-    "`/engage privacy` explains what is kept; `/engage optout` stops it."
-)
+QUOTES_PER_THEME = 3
+
+
+def privacy_notice(privacy_url: str = "") -> str:
+    """The one line every prompt carries: what is captured, and where to read more or opt out."""
+    more = f"Privacy notice: {privacy_url}" if privacy_url else "Ask engagebot `privacy` for details"
+    return f"Replies and reactions in this thread are captured for the engagement summary. {more}; `optout` stops it."
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,50 +66,72 @@ class Engagement:
     def summary(self, week: IsoWeek) -> Summary:
         return build_summary(self.store, week, self.settings.timezone)
 
-    def summary_card(self, summary: Summary) -> Card:
-        """The weekly summary as a card, with the change against the previous week (same figures as the CLI)."""
+    def summary_card(self, summary: Summary, *, public: bool = False) -> Card:
+        """The weekly summary as a card, with the change against the previous week (same figures as the CLI).
+
+        ``public`` (posted to a channel): no individual is named, and any figure about fewer than
+        ``min_group_size`` people is withheld. The admin's private card keeps exact figures.
+        """
+        k = self.settings.min_group_size if public else 0
+        hidden = f"fewer than {k} people"
+
+        def people(n: int) -> str:
+            return f"<{k}" if 0 < n < k else str(n)
+
+        def activity(f: Figures) -> str:
+            if 0 < f.participants < k:
+                return f"activity from {hidden}"
+            return f"{f.replies} replies, {f.reactions} reactions, {f.participants} participants"
+
         t, p = summary.totals, summary.previous
+        small = 0 < t.participants < k
         median = summary.median_minutes_to_first_reply
-        facts = (
-            ("Posts", f"{t.posts} ({change(t.posts, p.posts)})"),
-            ("Replies", f"{t.replies} ({change(t.replies, p.replies)})"),
-            ("Reactions", f"{t.reactions} ({change(t.reactions, p.reactions)})"),
-            (
-                "Participants",
-                f"{t.participants} ({change(t.participants, p.participants)}); "
-                f"{summary.new_participants} new, {summary.returning_participants} returning",
-            ),
-            ("Median to first reply", "none" if median is None else f"{median:g} min"),
-        )
-        sections: list[tuple[str, str]] = []
-        platforms = ", ".join(
-            f"{pl.value}: {f.replies} replies, {f.reactions} reactions" for pl, f in summary.by_platform.items()
-        )
-        sections.append(("By platform", platforms))
-        if summary.by_theme:
-            sections.append(
+        facts = [("Posts", f"{t.posts} ({change(t.posts, p.posts)})")]
+        if small:
+            facts.append(("Activity", f"replies and reactions from {hidden}"))
+        else:
+            facts += [
+                ("Replies", f"{t.replies} ({change(t.replies, p.replies)})"),
+                ("Reactions", f"{t.reactions} ({change(t.reactions, p.reactions)})"),
                 (
-                    "Top themes",
-                    "\n".join(
-                        f"• {theme}: {f.replies} replies, {f.reactions} reactions, {f.participants} participants"
-                        for theme, f in summary.by_theme[:5]
-                    ),
-                )
-            )
+                    "Participants",
+                    f"{t.participants} ({change(t.participants, p.participants)}); "
+                    f"{people(summary.new_participants)} new, "
+                    f"{people(summary.returning_participants)} returning",
+                ),
+            ]
+        facts.append(("Median to first reply", "none" if median is None else f"{median:g} min"))
+        sections: list[tuple[str, str]] = [
+            (
+                "By platform",
+                "\n".join(
+                    f"• {pl.value}: {f.posts} posts, {activity(f)}"
+                    for pl, f in summary.by_platform.items()
+                    if f.posts or f.participants
+                ),
+            ),
+        ]
+        if summary.by_theme:
+            sections.append(("Top themes", "\n".join(f"• {theme}: {activity(f)}" for theme, f in summary.by_theme[:5])))
         if summary.by_post:
             sections.append(
                 (
                     "Most discussed prompts",
                     "\n".join(
-                        f"• {_clip(item.post.prompt, 120)} ({item.figures.replies} replies)"
-                        for item in summary.by_post[:3]
+                        f"• {_clip(item.post.prompt, 120)} ({activity(item.figures)})" for item in summary.by_post[:3]
                     ),
                 )
             )
-        if summary.top_reactions:
+        if summary.top_reactions and not small:
             sections.append(("Top reactions", ", ".join(f"{n} {c}" for n, c in summary.top_reactions[:5])))
+        for theme, texts in self.quotes(summary).items():
+            sections.append((f"In members' words: {theme}", "\n".join(f"> {_clip(t, 280)}" for t in texts)))
         start = summary.start.strftime("%d %b %Y")
-        return Card(title=f"Engagement summary {summary.week} (week of {start})", facts=facts, sections=tuple(sections))
+        return Card(
+            title=f"Engagement summary {summary.week} (week of {start})",
+            facts=tuple(facts),
+            sections=tuple((h, b) for h, b in sections if b),
+        )
 
     # -- export ------------------------------------------------------------------------------------------------
 
@@ -137,9 +162,9 @@ class Engagement:
                 }
             )
         for reaction in reactions:
-            post = posts[reaction.post_id] if reaction.post_id is not None else None
-            if post is None:
+            if reaction.post_id is None:
                 continue
+            post = posts[reaction.post_id]
             rows.append(
                 {
                     "kind": "reaction",
@@ -208,7 +233,7 @@ class Engagement:
     async def post_prompt(self, poster: Poster, channel_id: str, theme: str | None = None) -> PostRecord:
         """Post the next prompt of the rotation (or of ``theme``) and record it with the platform's id and time."""
         prompt = self.choose_prompt(poster.platform, channel_id, theme)
-        sent = await poster.post_prompt(channel_id, prompt, PRIVACY_NOTICE)
+        sent = await poster.post_prompt(channel_id, prompt, privacy_notice(self.settings.privacy_url))
         post = self.store.record_post(poster.platform, channel_id, sent.message_id, prompt, sent.posted_at)
         logger.info(
             "prompt posted platform=%s channel=%s post=%s theme=%s", poster.platform, channel_id, post.key, prompt.theme
@@ -223,7 +248,25 @@ class Engagement:
         return counts
 
     def opt_in(self, member: str) -> bool:
-        return self.store.opt_in(member)
+        return self.store.opt_in(member, utc_now())
+
+    def set_quote_consent(self, member: str, given: bool) -> bool:
+        return self.store.set_consent(member, "quote", given, utc_now())
+
+    def member_data(self, member: str) -> dict[str, Any]:
+        """Subject access: everything stored about ``member``, as one JSON-ready object."""
+        return {"member_id": member, "exported_at": to_display(utc_now()), **self.store.member_data(member)}
+
+    def quotes(self, summary: Summary) -> dict[str, list[str]]:
+        """Up to three replies per theme from members who consented to be quoted: most reactions, then earliest."""
+        rows = self.store.quote_candidates(summary.start, summary.end, self.settings.quote_emoji)
+        posts = self.store.posts_by_ids({r["post_id"] for r in rows})
+        chosen: dict[str, list[str]] = {}
+        for row in sorted(rows, key=lambda r: (-r["reactions"], r["created_at"], r["id"])):
+            theme = posts[row["post_id"]].theme
+            if len(chosen.setdefault(theme, [])) < QUOTES_PER_THEME:
+                chosen[theme].append(row["text"])
+        return chosen
 
 
 def _clip(text: str, limit: int) -> str:

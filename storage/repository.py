@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,6 +18,7 @@ from bot.errors import StorageError
 from bot.events import Platform
 from bot.model import Activity, ErasureCounts, PostRecord, ReactionRecord, ReplyRecord
 from bot.prompts import Library, PostedPrompt, Prompt
+from bot.scheduler import Claim, retry_delay
 from bot.timeutil import from_db, to_db, utc_now
 from storage.schema import migrations
 
@@ -33,6 +34,8 @@ class Repository:
     def __init__(self, db: Database, path: str) -> None:
         self.db = db
         self.path = path
+        self._scrub_after_commit = False  # text was overwritten or deleted in the open transaction
+        self._scrub_pending = False  # committed removals whose checkpoint a reader has held up so far
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -93,11 +96,16 @@ class Repository:
         try:
             yield
         except BaseException:
+            self._scrub_after_commit = False
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
+            if self._scrub_after_commit or self._scrub_pending:
+                self._scrub_after_commit = False
+                # One quick try on the ingest path; if a reader holds the WAL, the next commit tries again.
+                self._scrub_pending = not self.scrub(attempts=1)
 
     def table(self, name: str) -> Table:
         return cast(Table, self.db[name])
@@ -112,7 +120,7 @@ class Repository:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def healthy(self) -> bool:
-        return self._one("SELECT 1") == 1
+        return bool(self._one("SELECT 1") == 1)
 
     # -- capture (see bot.capture.CaptureStore) -------------------------------------------------------------
 
@@ -128,8 +136,20 @@ class Repository:
     def is_opted_out(self, member: str) -> bool:
         return self._one("SELECT 1 FROM optouts WHERE member_id = ?", [member]) is not None
 
-    def is_capture_blocked(self, member: str) -> bool:
-        return self.is_opted_out(member)
+    def has_consent(self, member: str, kind: str) -> bool:
+        return self._one("SELECT 1 FROM consents WHERE member_id = ? AND kind = ?", [member, kind]) is not None
+
+    def set_consent(self, member: str, kind: str, given: bool, at: datetime) -> bool:
+        """Record or withdraw a consent ('capture' in opt-in mode, 'quote'); True when something changed."""
+        with self.transaction():
+            if given:
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO consents (member_id, kind, given_at) VALUES (?, ?, ?)",
+                    [member, kind, to_db(at)],
+                )
+            else:
+                cursor = self.db.execute("DELETE FROM consents WHERE member_id = ? AND kind = ?", [member, kind])
+        return cursor.rowcount > 0
 
     def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None:
         rows = self._rows(
@@ -197,11 +217,21 @@ class Repository:
             "UPDATE replies SET text = ?, edited_at = ? WHERE id = ? AND (edited_at IS NULL OR edited_at <= ?)",
             [text, to_db(edited_at), reply_id, to_db(edited_at)],
         )
+        if cursor.rowcount > 0:
+            self._text_removed()
         return cursor.rowcount > 0
 
     def delete_reply(self, reply_id: int) -> None:
         self.db.execute("DELETE FROM reactions WHERE reply_id = ?", [reply_id])
         self.db.execute("DELETE FROM replies WHERE id = ?", [reply_id])
+        self._text_removed()
+
+    def _text_removed(self) -> None:
+        """Old reply text must not survive in the files: scrub once the change is committed."""
+        if self.db.conn.in_transaction:
+            self._scrub_after_commit = True
+        else:
+            self._scrub_pending = not self.scrub(attempts=1)
 
     def resolve_reactions(
         self, platform: Platform, channel_id: str, target_id: str, post_id: int, reply_id: int | None
@@ -244,10 +274,14 @@ class Repository:
         last_change = max(current["created_at"], current["removed_at"] or "")
         if stamp < last_change:
             return False  # an older event arriving late
-        if present and current["removed_at"] is None:
-            return False  # added twice counts once
-        if not present and current["removed_at"] is not None:
-            return False
+        if present == (current["removed_at"] is None):
+            if stamp == last_change:
+                return False  # the same change again (added twice counts once)
+            # A later change of the same kind: the opposite change between them is late or lost. Keep the later
+            # time, so that the opposite change, if it arrives, is older than the last word and ignored.
+            column = "created_at" if present else "removed_at"
+            self.db.execute(f"UPDATE reactions SET {column} = ? WHERE id = ?", [stamp, current["id"]])
+            return True
         if present:
             self.db.execute(
                 "UPDATE reactions SET created_at = ?, removed_at = NULL WHERE id = ?", [stamp, current["id"]]
@@ -305,10 +339,64 @@ class Repository:
         self.scrub()
         return counts
 
-    def opt_in(self, member: str) -> bool:
+    def opt_in(self, member: str, at: datetime) -> bool:
+        """Resume capture: the opt-out (if any) is lifted and capture consent recorded (for opt-in mode)."""
         with self.transaction():
-            cursor = self.db.execute("DELETE FROM optouts WHERE member_id = ?", [member])
-        return cursor.rowcount > 0
+            lifted = self.db.execute("DELETE FROM optouts WHERE member_id = ?", [member]).rowcount
+            given = self.db.execute(
+                "INSERT OR IGNORE INTO consents (member_id, kind, given_at) VALUES (?, 'capture', ?)",
+                [member, to_db(at)],
+            ).rowcount
+        return bool(lifted or given)
+
+    def member_data(self, member: str) -> dict[str, Any]:
+        """Everything stored about one member (subject access): member record, replies, reactions, consents."""
+        record = self._rows("SELECT * FROM members WHERE member_id = ?", [member])
+        return {
+            "member": record[0] if record else None,
+            "opted_out_at": self._one("SELECT opted_out_at FROM optouts WHERE member_id = ?", [member]),
+            "consents": self._rows("SELECT kind, given_at FROM consents WHERE member_id = ? ORDER BY kind", [member]),
+            "replies": self._rows(
+                """SELECT replies.platform, replies.channel_id, replies.message_id, posts.theme, posts.prompt,
+                          replies.text, replies.created_at, replies.edited_at
+                   FROM replies JOIN posts ON posts.id = replies.post_id
+                   WHERE replies.member_id = ? ORDER BY replies.created_at""",
+                [member],
+            ),
+            "reactions": self._rows(
+                """SELECT platform, channel_id, target_id, name, created_at, removed_at,
+                          post_id IS NOT NULL AS counted
+                   FROM reactions WHERE member_id = ? ORDER BY created_at""",
+                [member],
+            ),
+            "erasures": self._rows(
+                "SELECT requested_by, reason, erased_at, replies, reactions FROM erasures WHERE member_id = ?",
+                [member],
+            ),
+        }
+
+    def purge_old_text(self, before: datetime) -> int:
+        """Retention: blank the text of replies older than ``before``; the rows, and so every count, stay."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE replies SET text = '' WHERE created_at < ? AND text != ''", [to_db(before)]
+            )
+        if cursor.rowcount:
+            self.scrub()
+        return cursor.rowcount
+
+    def quote_candidates(self, start: datetime, end: datetime, emoji: str) -> list[dict[str, Any]]:
+        """Replies of the week by members who consented to be quoted, with their counted reactions."""
+        return self._rows(
+            """SELECT r.id, r.post_id, r.text, r.created_at,
+                      (SELECT count(*) FROM reactions x WHERE x.reply_id = r.id AND x.removed_at IS NULL) AS reactions
+               FROM replies r
+               WHERE r.created_at >= :start AND r.created_at < :end AND r.text != ''
+                 AND (EXISTS (SELECT 1 FROM consents c WHERE c.member_id = r.member_id AND c.kind = 'quote')
+                      OR EXISTS (SELECT 1 FROM reactions q WHERE q.member_id = r.member_id AND q.name = :emoji
+                                 AND q.post_id IS NOT NULL AND q.removed_at IS NULL))""",
+            {"start": to_db(start), "end": to_db(end), "emoji": emoji},
+        )
 
     def _erase(self, member: str, *, requested_by: str, reason: str, at: datetime) -> ErasureCounts:
         reactions_on_replies = self.db.execute(
@@ -317,6 +405,7 @@ class Repository:
         reactions = self.db.execute("DELETE FROM reactions WHERE member_id = ?", [member]).rowcount
         replies = self.db.execute("DELETE FROM replies WHERE member_id = ?", [member]).rowcount
         members = self.db.execute("DELETE FROM members WHERE member_id = ?", [member]).rowcount
+        self.db.execute("DELETE FROM consents WHERE member_id = ?", [member])
         self.db.execute(
             """INSERT INTO erasures (member_id, requested_by, reason, erased_at, replies, reactions)
                VALUES (?, ?, ?, ?, ?, ?)""",
@@ -325,19 +414,30 @@ class Repository:
         del reactions_on_replies  # other members' reactions on erased replies go with them, uncounted here
         return ErasureCounts(replies=replies, reactions=reactions, members=members)
 
-    def scrub(self) -> None:
+    def scrub(self, attempts: int = 20) -> bool:
         """Move erased pages out of the write-ahead log, so deleted text survives nowhere in the files.
 
         secure_delete zeroes freed content in the database; a TRUNCATE checkpoint copies the zeroed pages
         into the main file and empties the WAL, which would otherwise still hold the earlier page images.
-        A reader in another process can delay it: retry briefly, then leave it to the next checkpoint.
+        A reader in another process can hold it up: the checkpoint never waits on the busy timeout, it is
+        tried ``attempts`` times 0.1 s apart; False means it is still to do (the next commit retries).
         """
-        for _ in range(20):
-            busy, _log, _done = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if not busy:
-                return
-            time.sleep(0.1)
-        logger.warning("erasure checkpoint is waiting for a reader; the next checkpoint completes it")
+        conn = self.db.conn
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            for attempt in range(attempts):
+                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    self._scrub_pending = False
+                    return True
+                if attempt + 1 < attempts:
+                    time.sleep(0.1)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._scrub_pending = True
+        log = logger.warning if attempts > 1 else logger.debug
+        log("erasure checkpoint held up by a reader; the next commit completes it")
+        return False
 
     # -- prompts and posts --------------------------------------------------------------------------------------
 
@@ -412,26 +512,130 @@ class Repository:
         return activity
 
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
+        """Each post's first reply time: one statement per 500 posts, each post one seek on idx_replies_post."""
         found: dict[int, datetime] = {}
-        for post_id in set(post_ids):
-            first = self._one("SELECT min(created_at) FROM replies WHERE post_id = ?", [post_id])
-            if first is not None:
-                found[post_id] = from_db(first)
+        wanted = sorted(set(post_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            values = ",".join(["(?)"] * len(chunk))
+            rows = self.db.execute(
+                f"""SELECT p.column1, (SELECT min(created_at) FROM replies WHERE post_id = p.column1)
+                    FROM (VALUES {values}) AS p""",
+                chunk,
+            ).fetchall()
+            found.update((post_id, from_db(first)) for post_id, first in rows if first is not None)
         return found
 
     def first_activity_at(self, members: Iterable[str]) -> dict[str, datetime]:
+        """Each member's first counted reply or reaction: one statement per 500 members, two index seeks each
+        (idx_replies_member, and the covering idx_reactions_counted_member of counted reactions)."""
         found: dict[str, datetime] = {}
-        for member in set(members):
-            first_reply = self._one("SELECT min(created_at) FROM replies WHERE member_id = ?", [member])
-            first_reaction = self._one(
-                """SELECT min(created_at) FROM reactions
-                   WHERE member_id = ? AND post_id IS NOT NULL AND removed_at IS NULL""",
-                [member],
-            )
-            times = [t for t in (first_reply, first_reaction) if t is not None]
-            if times:
-                found[member] = from_db(min(times))
+        wanted = sorted(set(members))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            values = ",".join(["(?)"] * len(chunk))
+            rows = self.db.execute(
+                f"""SELECT m.column1,
+                           (SELECT min(created_at) FROM replies WHERE member_id = m.column1),
+                           (SELECT min(created_at) FROM reactions
+                            WHERE member_id = m.column1 AND post_id IS NOT NULL AND removed_at IS NULL)
+                    FROM (VALUES {values}) AS m""",
+                chunk,
+            ).fetchall()
+            for member, first_reply, first_reaction in rows:
+                times = [t for t in (first_reply, first_reaction) if t is not None]
+                if times:
+                    found[member] = from_db(min(times))
         return found
+
+    # -- schedule runs (see bot.scheduler) --------------------------------------------------------------
+
+    def claim_slot(
+        self,
+        kind: str,
+        slot: datetime,
+        platform: Platform,
+        channel_id: str,
+        now: datetime,
+        *,
+        max_attempts: int,
+        retry_base: timedelta,
+    ) -> Claim:
+        """Claim one (kind, slot, channel) for posting; only one caller, in any process, ever gets CLAIMED."""
+        key = [kind, to_db(slot), platform.value, channel_id]
+        with self.transaction():
+            rows = self._rows(
+                """SELECT status, attempts, finished_at FROM schedule_runs
+                   WHERE kind = ? AND slot = ? AND platform = ? AND channel_id = ?""",
+                key,
+            )
+            if not rows:
+                self.db.execute(
+                    """INSERT INTO schedule_runs (kind, slot, platform, channel_id, status, claimed_at, attempts)
+                       VALUES (?, ?, ?, ?, 'claimed', ?, 1)""",
+                    [*key, to_db(now)],
+                )
+                return Claim.CLAIMED
+            row = rows[0]
+            status = row["status"]
+            if status == "done":
+                return Claim.DONE
+            if status == "skipped":
+                return Claim.SKIPPED
+            if status == "claimed":
+                return Claim.IN_DOUBT
+            if row["attempts"] >= max_attempts:
+                return Claim.GAVE_UP
+            due = from_db(row["finished_at"]) + retry_delay(row["attempts"], retry_base)
+            if now < due:
+                return Claim.WAIT
+            self.db.execute(
+                """UPDATE schedule_runs SET status = 'claimed', claimed_at = ?, attempts = attempts + 1
+                   WHERE kind = ? AND slot = ? AND platform = ? AND channel_id = ?""",
+                [to_db(now), *key],
+            )
+            return Claim.CLAIMED
+
+    def _finish_slot(
+        self,
+        kind: str,
+        slot: datetime,
+        platform: Platform,
+        channel_id: str,
+        now: datetime,
+        status: str,
+        message_id: str | None,
+        error: str | None,
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                """UPDATE schedule_runs SET status = ?, finished_at = ?, message_id = ?, error = ?
+                   WHERE kind = ? AND slot = ? AND platform = ? AND channel_id = ?""",
+                [status, to_db(now), message_id, error, kind, to_db(slot), platform.value, channel_id],
+            )
+
+    def finish_slot(
+        self, kind: str, slot: datetime, platform: Platform, channel_id: str, now: datetime, message_id: str
+    ) -> None:
+        self._finish_slot(kind, slot, platform, channel_id, now, "done", message_id, None)
+
+    def fail_slot(
+        self, kind: str, slot: datetime, platform: Platform, channel_id: str, now: datetime, error: str
+    ) -> None:
+        self._finish_slot(kind, slot, platform, channel_id, now, "failed", None, error[:500])
+
+    def skip_slot(self, kind: str, slot: datetime, platform: Platform, channel_id: str, now: datetime) -> bool:
+        """Record a slot as skipped (too late); True the first time, so it is logged once."""
+        with self.transaction():
+            cursor = self.db.execute(
+                """INSERT OR IGNORE INTO schedule_runs (kind, slot, platform, channel_id, status, claimed_at,
+                   finished_at, attempts) VALUES (?, ?, ?, ?, 'skipped', ?, ?, 0)""",
+                [kind, to_db(slot), platform.value, channel_id, to_db(now), to_db(now)],
+            )
+        return cursor.rowcount > 0
+
+    def schedule_runs(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM schedule_runs ORDER BY slot, kind, platform, channel_id")
 
     # -- export ----------------------------------------------------------------------------------------------
 
@@ -453,6 +657,36 @@ class Repository:
     def counts(self) -> dict[str, int]:
         tables = ("posts", "replies", "reactions", "members", "optouts")
         return {name: int(self._one(f"SELECT count(*) FROM {name}")) for name in tables}
+
+    # -- Teams conversation references ---------------------------------------------------------------------------
+
+    def save_conversation_ref(
+        self,
+        channel_id: str,
+        team_id: str | None,
+        tenant_id: str | None,
+        service_url: str,
+        reference_json: str,
+        at: datetime,
+    ) -> None:
+        """Remember how to reach a Teams channel (the latest reference wins)."""
+        with self.transaction():
+            self.db.execute(
+                """INSERT INTO conversation_refs (channel_id, team_id, tenant_id, service_url, reference, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (channel_id) DO UPDATE SET team_id = coalesce(excluded.team_id, team_id),
+                       tenant_id = coalesce(excluded.tenant_id, tenant_id), service_url = excluded.service_url,
+                       reference = excluded.reference, updated_at = excluded.updated_at""",
+                [channel_id, team_id, tenant_id, service_url, reference_json, to_db(at)],
+            )
+
+    def get_conversation_ref(self, channel_id: str) -> dict[str, Any] | None:
+        """The stored reference row of a Teams channel (``reference`` is the JSON text), or None."""
+        rows = self._rows("SELECT * FROM conversation_refs WHERE channel_id = ?", [channel_id])
+        return rows[0] if rows else None
+
+    def list_conversation_refs(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM conversation_refs ORDER BY team_id, channel_id")
 
 
 def _post(row: dict[str, Any]) -> PostRecord:

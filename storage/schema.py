@@ -137,3 +137,31 @@ def m003_erasure_audit(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m004_consents(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE consents (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('capture', 'quote')),
+            given_at TEXT NOT NULL,
+            PRIMARY KEY (member_id, kind)
+        );
+        """
+    )
+
+
+@migrations()
+def m005_summary_indexes(db: Database) -> None:
+    # A week's summary asks for the first counted reaction of every participant (new vs returning): this
+    # partial index holds exactly the counted reactions, with every column that query reads, so each member
+    # is one index seek without a table lookup.
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS idx_reactions_counted_member
+            ON reactions (member_id, created_at, post_id, removed_at)
+            WHERE post_id IS NOT NULL AND removed_at IS NULL;
+        """
+    )
