@@ -51,14 +51,18 @@ class ReactionRecord:
     removed_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Activity:
-    """One counted reply or reaction, reduced to what the summary needs."""
+# One counted reply or reaction of a week, as the summary needs it: (post id, member id, reaction name or None).
+ActivityRow = tuple[int, str, str | None]
 
-    post_id: int
-    member_id: str
-    at: datetime
-    reaction: str | None = None  # None for a reply
+
+@dataclass(frozen=True, slots=True)
+class WeekTotals:
+    """The four figures of a week that the previous-week comparison needs."""
+
+    posts: int
+    replies: int
+    reactions: int
+    participants: int
 
 
 @dataclass(frozen=True, slots=True)

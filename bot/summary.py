@@ -3,47 +3,38 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.events import Platform
-from bot.model import Activity, PostRecord
+from bot.model import ActivityRow, PostRecord, WeekTotals
 from bot.timeutil import IsoWeek, to_display
 
 TOP_REACTIONS = 10
+K = TypeVar("K")
 
 
 class SummarySource(Protocol):
     def posts_between(self, start: datetime, end: datetime) -> list[PostRecord]: ...
     def posts_by_ids(self, ids: Iterable[int]) -> dict[int, PostRecord]: ...
-    def activity_between(self, start: datetime, end: datetime) -> list[Activity]: ...
+    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]: ...
+    def week_totals(self, start: datetime, end: datetime) -> WeekTotals: ...
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]: ...
-    def first_activity_at(self, members: Iterable[str]) -> dict[str, datetime]: ...
+    def count_new_participants(self, members: Iterable[str], start: datetime) -> int: ...
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Figures:
     """posts, replies, reactions and distinct participants of one slice of a week."""
 
     posts: int = 0
     replies: int = 0
     reactions: int = 0
-    members: set[str] = field(default_factory=set)
-
-    @property
-    def participants(self) -> int:
-        return len(self.members)
-
-    def add(self, item: Activity) -> None:
-        if item.reaction is None:
-            self.replies += 1
-        else:
-            self.reactions += 1
-        self.members.add(item.member_id)
+    participants: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -69,7 +60,7 @@ class Summary:
     totals: Figures
     new_participants: int
     median_minutes_to_first_reply: float | None
-    previous: Figures
+    previous: WeekTotals
     by_platform: dict[Platform, Figures]
     by_theme: list[tuple[str, Figures]]
     by_post: list[PostFigures]
@@ -92,7 +83,12 @@ class Summary:
                 "returning_participants": self.returning_participants,
                 "median_minutes_to_first_reply": self.median_minutes_to_first_reply,
             },
-            "previous_week": self.previous.as_dict(),
+            "previous_week": {
+                "posts": self.previous.posts,
+                "replies": self.previous.replies,
+                "reactions": self.previous.reactions,
+                "participants": self.previous.participants,
+            },
             "by_platform": {platform.value: figures.as_dict() for platform, figures in self.by_platform.items()},
             "by_theme": [{"theme": theme, **figures.as_dict()} for theme, figures in self.by_theme],
             "by_post": [
@@ -113,12 +109,24 @@ class Summary:
         }
 
 
-def week_figures(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Figures:
-    start, end = week.bounds(tz)
-    figures = Figures(posts=len(source.posts_between(start, end)))
-    for item in source.activity_between(start, end):
-        figures.add(item)
-    return figures
+def _figures_by(
+    key_of: Mapping[int, K],
+    posts_made: Iterable[PostRecord],
+    replies: Counter[int],
+    reactions: Counter[int],
+    pairs: set[tuple[int, str]],
+) -> dict[K, Figures]:
+    """Group per-post counts by ``key_of[post_id]``; participants are distinct members per group."""
+    posts = Counter(key_of[p.id] for p in posts_made)
+    grouped_replies: Counter[K] = Counter()
+    grouped_reactions: Counter[K] = Counter()
+    for post_id, count in replies.items():
+        grouped_replies[key_of[post_id]] += count
+    for post_id, count in reactions.items():
+        grouped_reactions[key_of[post_id]] += count
+    people = Counter(key for key, _ in {(key_of[post_id], member) for post_id, member in pairs})
+    keys = posts.keys() | grouped_replies.keys() | grouped_reactions.keys()
+    return {k: Figures(posts[k], grouped_replies[k], grouped_reactions[k], people[k]) for k in keys}
 
 
 def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary:
@@ -126,26 +134,32 @@ def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary
     posts_made = source.posts_between(start, end)
     activity = source.activity_between(start, end)
     posts = {p.id: p for p in posts_made}
-    posts.update(source.posts_by_ids({a.post_id for a in activity} - set(posts)))
+    made = set(posts)
+    posts.update(source.posts_by_ids({post_id for post_id, _, _ in activity} - set(posts)))
 
-    totals = Figures(posts=len(posts_made))
-    by_platform = {platform: Figures() for platform in Platform}
-    by_theme: dict[str, Figures] = defaultdict(Figures)
-    by_post: dict[int, Figures] = {p.id: Figures() for p in posts_made}
-    reactions: Counter[str] = Counter()
-    for post in posts_made:
-        by_platform[post.platform].posts += 1
-        by_theme[post.theme].posts += 1
-    for item in activity:
-        post = posts[item.post_id]
-        for figures in (totals, by_platform[post.platform], by_theme[post.theme]):
-            figures.add(item)
-        by_post.setdefault(post.id, Figures()).add(item)
-        if item.reaction is not None:
-            reactions[item.reaction] += 1
+    # Counted with C-level containers: a busy week has tens of thousands of rows.
+    replies = Counter(post_id for post_id, _, name in activity if name is None)
+    reactions = Counter(post_id for post_id, _, name in activity if name is not None)
+    names = Counter(name for _, _, name in activity if name is not None)
+    pairs = {(post_id, member) for post_id, member, _ in activity}
 
-    first_activity = source.first_activity_at(totals.members)
-    new = sum(1 for m in totals.members if m in first_activity and first_activity[m] >= start)
+    members = {member for _, member, _ in activity}
+    totals = Figures(len(posts_made), replies.total(), reactions.total(), len(members))
+    people_by_post = Counter(post_id for post_id, _ in pairs)
+    by_post = {
+        p.id: Figures(int(p.id in made), replies[p.id], reactions[p.id], people_by_post[p.id]) for p in posts.values()
+    }
+    by_theme = _figures_by({p.id: p.theme for p in posts.values()}, posts_made, replies, reactions, pairs)
+    # Member ids carry their platform (slack:…, teams:…), so a platform's participants need no pairing.
+    by_platform = {
+        platform: Figures(
+            sum(1 for p in posts_made if p.platform is platform),
+            sum(n for pid, n in replies.items() if posts[pid].platform is platform),
+            sum(n for pid, n in reactions.items() if posts[pid].platform is platform),
+            sum(1 for m in members if m.startswith(f"{platform.value}:")),
+        )
+        for platform in Platform
+    }
 
     first_replies = source.first_reply_at(p.id for p in posts_made)
     waits = [
@@ -159,16 +173,16 @@ def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary
         end=end,
         timezone=tz.key,
         totals=totals,
-        new_participants=new,
+        new_participants=source.count_new_participants(members, start),
         median_minutes_to_first_reply=median,
-        previous=week_figures(source, week.previous(), tz),
+        previous=source.week_totals(*week.previous().bounds(tz)),
         by_platform=by_platform,
         by_theme=sorted(by_theme.items(), key=lambda kv: (-kv[1].replies, -kv[1].reactions, kv[0])),
         by_post=sorted(
             (PostFigures(posts[pid], figures) for pid, figures in by_post.items()),
             key=lambda pf: (-pf.figures.replies, -pf.figures.reactions, pf.post.posted_at, pf.post.id),
         ),
-        top_reactions=sorted(reactions.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REACTIONS],
+        top_reactions=sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REACTIONS],
     )
 
 

@@ -16,7 +16,7 @@ from sqlite_utils.db import Table
 
 from bot.errors import StorageError
 from bot.events import Platform
-from bot.model import Activity, ErasureCounts, PostRecord, ReactionRecord, ReplyRecord
+from bot.model import ActivityRow, ErasureCounts, PostRecord, ReactionRecord, ReplyRecord, WeekTotals
 from bot.prompts import Library, PostedPrompt, Prompt
 from bot.scheduler import Claim, retry_delay
 from bot.timeutil import from_db, to_db, utc_now
@@ -496,20 +496,44 @@ class Repository:
                 found[row["id"]] = _post(row)
         return found
 
-    def activity_between(self, start: datetime, end: datetime) -> list[Activity]:
+    _WEEK_ACTIVITY = """
+        SELECT post_id, member_id, NULL AS name FROM replies WHERE created_at >= :start AND created_at < :end
+        UNION ALL
+        SELECT post_id, member_id, name FROM reactions
+        WHERE created_at >= :start AND created_at < :end AND post_id IS NOT NULL AND removed_at IS NULL"""
+
+    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]:
         """Counted replies and reactions whose time falls in [start, end): a range scan on each table."""
-        params = [to_db(start), to_db(end)]
-        replies = self.db.execute(
-            "SELECT post_id, member_id, created_at FROM replies WHERE created_at >= ? AND created_at < ?", params
-        ).fetchall()
-        reactions = self.db.execute(
-            """SELECT post_id, member_id, created_at, name FROM reactions
-               WHERE created_at >= ? AND created_at < ? AND post_id IS NOT NULL AND removed_at IS NULL""",
-            params,
-        ).fetchall()
-        activity = [Activity(p, m, from_db(at)) for p, m, at in replies]
-        activity.extend(Activity(p, m, from_db(at), name) for p, m, at, name in reactions)
-        return activity
+        return self.db.execute(self._WEEK_ACTIVITY, {"start": to_db(start), "end": to_db(end)}).fetchall()
+
+    def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
+        """Posts, replies, reactions and participants of [start, end), counted by SQLite."""
+        bounds = {"start": to_db(start), "end": to_db(end)}
+        posts = self._one("SELECT count(*) FROM posts WHERE posted_at >= :start AND posted_at < :end", bounds)
+        replies, reactions, participants = self.db.execute(
+            f"""SELECT count(name IS NULL OR NULL), count(name), count(DISTINCT member_id)
+                FROM ({self._WEEK_ACTIVITY})""",
+            bounds,
+        ).fetchone()
+        return WeekTotals(int(posts), int(replies), int(reactions), int(participants))
+
+    def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
+        """How many of ``members`` have no counted activity before ``start``: two index seeks per member
+        (idx_replies_member, and idx_reactions_counted_member of counted reactions), 500 members a statement."""
+        wanted = sorted(set(members))
+        new = 0
+        for index in range(0, len(wanted), 500):
+            chunk = wanted[index : index + 500]
+            values = ",".join(["(?)"] * len(chunk))
+            new += self._one(
+                f"""SELECT count(*) FROM (VALUES {values}) AS m
+                    WHERE NOT EXISTS (SELECT 1 FROM replies r WHERE r.member_id = m.column1 AND r.created_at < ?)
+                      AND NOT EXISTS (SELECT 1 FROM reactions x
+                                      WHERE x.member_id = m.column1 AND x.created_at < ?
+                                        AND x.post_id IS NOT NULL AND x.removed_at IS NULL)""",
+                [*chunk, to_db(start), to_db(start)],
+            )
+        return new
 
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
         """Each post's first reply time: one statement per 500 posts, each post one seek on idx_replies_post."""
@@ -524,28 +548,6 @@ class Repository:
                 chunk,
             ).fetchall()
             found.update((post_id, from_db(first)) for post_id, first in rows if first is not None)
-        return found
-
-    def first_activity_at(self, members: Iterable[str]) -> dict[str, datetime]:
-        """Each member's first counted reply or reaction: one statement per 500 members, two index seeks each
-        (idx_replies_member, and the covering idx_reactions_counted_member of counted reactions)."""
-        found: dict[str, datetime] = {}
-        wanted = sorted(set(members))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            values = ",".join(["(?)"] * len(chunk))
-            rows = self.db.execute(
-                f"""SELECT m.column1,
-                           (SELECT min(created_at) FROM replies WHERE member_id = m.column1),
-                           (SELECT min(created_at) FROM reactions
-                            WHERE member_id = m.column1 AND post_id IS NOT NULL AND removed_at IS NULL)
-                    FROM (VALUES {values}) AS m""",
-                chunk,
-            ).fetchall()
-            for member, first_reply, first_reaction in rows:
-                times = [t for t in (first_reply, first_reaction) if t is not None]
-                if times:
-                    found[member] = from_db(min(times))
         return found
 
     # -- schedule runs (see bot.scheduler) --------------------------------------------------------------
