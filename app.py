@@ -71,6 +71,23 @@ def build_parser() -> Parser:
 
     forget = sub.add_parser("forget", help="erase everything stored about a member and stop capturing them")
     forget.add_argument("--member", required=True, help="member id, e.g. slack:U123 or teams:29:1abc")
+
+    package = sub.add_parser("teams-package", help="build the Teams app package (zip) to upload to Teams")
+    package.add_argument("--app-id", help="the Azure Bot's Microsoft App ID (default: $MicrosoftAppId)")
+    package.add_argument("--output", default="engagebot-teams.zip", help="zip to write (default: engagebot-teams.zip)")
+    package.add_argument("--name", default="engagebot", help="the app's short name in Teams (default: engagebot)")
+    package.add_argument("--version", default="1.0.0", help="app version, e.g. 1.0.0")
+    package.add_argument("--developer", default="engagebot", help="developer name shown in Teams")
+    package.add_argument("--website-url", default="https://example.org/engagebot", help="developer website URL")
+    package.add_argument("--privacy-url", default="", help="privacy statement URL (default: the website URL)")
+    package.add_argument("--terms-url", default="", help="terms of use URL (default: the website URL)")
+
+    reconcile = sub.add_parser(
+        "reconcile", help="catch up on Slack threads and reactions missed while the bot was down"
+    )
+    reconcile.add_argument(
+        "--days", type=_positive_int, help="reconcile posts of the last N days (default: reconcile_days, 7)"
+    )
     return parser
 
 
@@ -213,14 +230,40 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.demo import run_demo
 
     if "LOG_LEVEL" not in os.environ:  # the demo's own report is the output; per-event lines would bury it
-        configure_logging("WARNING")
+        configure_logging("ERROR")
     return asyncio.run(run_demo(settings, Path(args.db), weeks=args.weeks, seed=args.seed))
+
+
+def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.reconcile import reconcile_now
+
+    return asyncio.run(reconcile_now(settings, args.days))
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.server import serve
 
     return asyncio.run(serve(settings))
+
+
+def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.teams_package import build_package
+
+    app_id = args.app_id or settings.teams.app_id
+    if not app_id:
+        raise UsageError("give --app-id or set MicrosoftAppId: the package names the Azure Bot it talks to")
+    path = build_package(
+        app_id,
+        Path(args.output),
+        name=args.name,
+        version=args.version,
+        developer=args.developer,
+        website_url=args.website_url,
+        privacy_url=args.privacy_url,
+        terms_url=args.terms_url,
+    )
+    print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
+    return EXIT_OK
 
 
 COMMANDS = {
@@ -231,6 +274,8 @@ COMMANDS = {
     "export": cmd_export,
     "prompts": cmd_prompts,
     "forget": cmd_forget,
+    "teams-package": cmd_teams_package,
+    "reconcile": cmd_reconcile,
 }
 
 

@@ -43,7 +43,8 @@ class Runtime:
         repo = engagement.store
         assert isinstance(repo, Repository)
         posters: dict[Platform, Poster] = {}
-        runtime = cls(settings, repo, engagement, Capture(repo), Commands(engagement, posters), posters)
+        capture = Capture(repo, require_opt_in=settings.consent == "opt-in")
+        runtime = cls(settings, repo, engagement, capture, Commands(engagement, posters), posters)
         if settings.slack is not None:
             from adapters.slack import SlackAdapter
 

@@ -35,7 +35,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.capture import Outcome
-from bot.commands import CommandContext, CommandReply
+from bot.commands import ADMIN, PUBLIC, CommandContext, CommandReply
 from bot.config import SlackSettings
 from bot.errors import AdapterError, StorageError
 from bot.events import (
@@ -391,10 +391,12 @@ def _valid_shape(body: Any) -> bool:
 
 
 def _command_name(text: str) -> str:
+    """The command asked for; "unknown" for anything else (logged: a member's free text must not reach the logs)."""
     words = text.strip().split()
     if words and words[0].lower().lstrip("/") == "engage":
         words = words[1:]
-    return words[0].lower() if words else "help"
+    name = words[0].lower() if words else "help"
+    return name if name in PUBLIC or name in ADMIN else "unknown"
 
 
 class SlackAdapter:
@@ -460,6 +462,10 @@ class SlackAdapter:
         if response.status == 404:  # verified, but nothing engagebot handles (e.g. an action without an id)
             logger.info("slack request kind=%s outcome=ignored", bolt_request.body.get("type") or "?")
             return web.Response(status=200)
+        if bolt_request.body.get("type") == "url_verification" or "ssl_check" in bolt_request.body:
+            # Answered by Bolt's built-in middleware, before any listener (which logs the other kinds).
+            kind = "ssl_check" if "ssl_check" in bolt_request.body else "url_verification"
+            logger.info("slack request kind=%s outcome=answered status=%s", kind, response.status)
         return await to_aiohttp_response(response)
 
     # -- lifecycle --------------------------------------------------------------------------------------------------

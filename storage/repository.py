@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,9 @@ class Repository:
         self.path = path
         self._scrub_after_commit = False  # text was overwritten or deleted in the open transaction
         self._scrub_pending = False  # committed removals whose checkpoint a reader has held up so far
+        # One connection, used from the event loop and from worker threads (the daily upkeep): a transaction
+        # opened in one thread must not absorb another thread's writes, so the outermost one holds this lock.
+        self._lock = threading.RLock()
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -81,31 +85,36 @@ class Repository:
     def close(self) -> None:
         try:
             self.db.execute("PRAGMA optimize")
+        except sqlite3.OperationalError:
+            # Another process wrote since this connection's last read: upgrading to a write fails at once (busy
+            # snapshot), whatever the busy timeout. Optimizing is optional; closing (and the exit code) is not.
+            logger.debug("PRAGMA optimize skipped: database busy")
         finally:
             self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A write transaction, committed before the block returns; nested blocks become savepoints."""
-        conn = self.db.conn
-        if conn.in_transaction:
-            with self.db.atomic():
-                yield
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._scrub_after_commit = False
+        with self._lock:
+            conn = self.db.conn
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
-            if self._scrub_after_commit or self._scrub_pending:
+                with self.db.atomic():
+                    yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
                 self._scrub_after_commit = False
-                # One quick try on the ingest path; if a reader holds the WAL, the next commit tries again.
-                self._scrub_pending = not self.scrub(attempts=1)
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+                if self._scrub_after_commit or self._scrub_pending:
+                    self._scrub_after_commit = False
+                    # One quick try on the ingest path; if a reader holds the WAL, the next commit tries again.
+                    self._scrub_pending = not self.scrub(attempts=1)
 
     def table(self, name: str) -> Table:
         return cast(Table, self.db[name])
@@ -422,22 +431,26 @@ class Repository:
         A reader in another process can hold it up: the checkpoint never waits on the busy timeout, it is
         tried ``attempts`` times 0.1 s apart; False means it is still to do (the next commit retries).
         """
-        conn = self.db.conn
-        conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            for attempt in range(attempts):
-                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if not busy:
-                    self._scrub_pending = False
-                    return True
-                if attempt + 1 < attempts:
-                    time.sleep(0.1)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        for attempt in range(attempts):
+            if self._checkpoint():
+                self._scrub_pending = False
+                return True
+            if attempt + 1 < attempts:
+                time.sleep(0.1)
         self._scrub_pending = True
         log = logger.warning if attempts > 1 else logger.debug
         log("erasure checkpoint held up by a reader; the next commit completes it")
         return False
+
+    def _checkpoint(self) -> bool:
+        conn = self.db.conn
+        with self._lock:  # the busy timeout is the connection's: no other thread may use it meanwhile
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return not busy
 
     # -- prompts and posts --------------------------------------------------------------------------------------
 
@@ -689,6 +702,29 @@ class Repository:
 
     def list_conversation_refs(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM conversation_refs ORDER BY team_id, channel_id")
+
+    # -- reconciliation (see adapters.reconcile) -----------------------------------------------------------------
+
+    def recent_posts(self, platform: Platform, since: datetime) -> list[PostRecord]:
+        """The platform's posts made at or after ``since``, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM posts WHERE platform = ? AND posted_at >= ? ORDER BY posted_at, id",
+            [platform.value, to_db(since)],
+        )
+        return [_post(r) for r in rows]
+
+    def post_replies(self, post_id: int) -> list[ReplyRecord]:
+        """The stored replies in one post's thread, oldest first."""
+        rows = self._rows("SELECT * FROM replies WHERE post_id = ? ORDER BY created_at, id", [post_id])
+        return [_reply(r) for r in rows]
+
+    def reactions_on(self, platform: Platform, channel_id: str, target_id: str) -> list[ReactionRecord]:
+        """Every stored reaction row on one message: counted, removed and not yet resolved alike."""
+        rows = self._rows(
+            "SELECT * FROM reactions WHERE platform = ? AND channel_id = ? AND target_id = ? ORDER BY id",
+            [platform.value, channel_id, target_id],
+        )
+        return [_reaction(r) for r in rows]
 
 
 def _post(row: dict[str, Any]) -> PostRecord:
