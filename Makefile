@@ -17,8 +17,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not long"
 
+# An empty selection (pytest exit code 5) is fine here; `make test` treats it as the failure it is there.
 test-long: $(STAMP)
-	$(BIN)/python -m pytest -m long
+	$(BIN)/python -m pytest -m long || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
