@@ -289,10 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level)
         return COMMANDS[args.command](settings, args)
-    except (ConfigError, UsageError) as err:
-        print(f"engagebot: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except StorageError as err:
+    except (ConfigError, UsageError, StorageError) as err:  # the user can fix these: exit 2, one line
         print(f"engagebot: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BotError as err:
@@ -300,6 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # a bug or an environment failure: one line for the user, the traceback at DEBUG
+        logger.debug("unexpected error", exc_info=True)
+        print(
+            f"engagebot: unexpected error: {type(err).__name__}: {err} (LOG_LEVEL=DEBUG shows details)", file=sys.stderr
+        )
+        return EXIT_FAILURE
 
 
 def _ignore_sigpipe() -> None:
