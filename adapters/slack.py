@@ -533,7 +533,7 @@ class SlackAdapter:
 
     async def _on_capture(self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         event = event_from_slack(body)
-        outcome = Outcome.IGNORED if event is None else self.runtime.capture.apply(event)
+        outcome = Outcome.IGNORED if event is None else await self.runtime.capture.apply_async(event)
         raw_event = _event(body)
         logger.info(
             "slack event type=%s subtype=%s outcome=%s retry=%s",

@@ -34,6 +34,13 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
 from botbuilder.schema.teams import FileConsentCard, FileInfoCard
 from botbuilder.schema.teams.additional_properties import ContentType
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    ClaimsIdentity,
+    ConnectorFactory,
+    UserTokenClient,
+)
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.commands import CommandContext, CommandReply
@@ -57,6 +64,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+MAX_REUSED_CLIENTS = 64
 LOCAL_BOT_APP_ID = "engagebot-local"  # send_message_to_teams_channel needs a non-empty id (PLATFORM_NOTES §2.4)
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER = 60.0
@@ -451,9 +459,9 @@ class TeamsBot(TeamsActivityHandler):
         # botbuilder answers 501 to invokes it does not know; an unexpected payload is a 4xx here (SPEC §11)
         return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST), body={"error": "unsupported invoke"})
 
-    def _capture(self, event: CaptureEvent | None) -> None:
+    async def _capture(self, event: CaptureEvent | None) -> None:
         if event is not None:
-            outcome = self.runtime.capture.apply(event)
+            outcome = await self.runtime.capture.apply_async(event)
             logger.info("teams %s channel=%s outcome=%s", type(event).__name__, event.channel_id, outcome)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -467,17 +475,17 @@ class TeamsBot(TeamsActivityHandler):
             channel = team_channel_id(activity) or str(activity.conversation.id).partition(";messageid=")[0]
             await self._command(turn_context, channel, personal=False)
         else:
-            self._capture(reply_from_teams(activity))  # Capture ignores messages outside prompt threads
+            await self._capture(reply_from_teams(activity))  # Capture ignores messages outside prompt threads
 
     async def on_reactions_added(self, message_reactions: list[Any], turn_context: TurnContext) -> None:
         for event in self._reactions(turn_context.activity):
             if isinstance(event, ReactionAdded):
-                self._capture(event)
+                await self._capture(event)
 
     async def on_reactions_removed(self, message_reactions: list[Any], turn_context: TurnContext) -> None:
         for event in self._reactions(turn_context.activity):
             if isinstance(event, ReactionRemoved):
-                self._capture(event)
+                await self._capture(event)
 
     def _reactions(self, activity: Activity) -> list[ReactionAdded | ReactionRemoved]:
         events = reactions_from_teams(activity)
@@ -489,10 +497,10 @@ class TeamsBot(TeamsActivityHandler):
         return events
 
     async def on_teams_message_edit(self, turn_context: TurnContext) -> None:
-        self._capture(edit_from_teams(turn_context.activity))
+        await self._capture(edit_from_teams(turn_context.activity))
 
     async def on_teams_message_soft_delete(self, turn_context: TurnContext) -> None:
-        self._capture(delete_from_teams(turn_context.activity))
+        await self._capture(delete_from_teams(turn_context.activity))
 
     # -- commands --------------------------------------------------------------------------------------------
 
@@ -567,6 +575,58 @@ class TeamsBot(TeamsActivityHandler):
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Reused Bot Framework clients
+
+
+class _ReusingConnectorFactory(ConnectorFactory):
+    """One ConnectorClient per (app id, service URL, audience), as BotFrameworkAdapter kept them, instead of a new one
+    per activity: each costs about 1 ms of CPU in msrest/requests configuration (docs/PERFORMANCE.md, "Ingest")."""
+
+    def __init__(self, inner: ConnectorFactory, cache: dict[tuple[Any, ...], Any]) -> None:
+        self._inner = inner
+        self._cache = cache
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        key = (getattr(self._inner, "_app_id", None), service_url, audience)
+        client = self._cache.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            if len(self._cache) >= MAX_REUSED_CLIENTS:
+                self._cache.clear()
+            self._cache[key] = client
+        return client
+
+
+class ReusingAuthentication(ConfigurationBotFrameworkAuthentication):
+    """``CloudAdapter.process_activity`` builds a ConnectorClient and a UserTokenClient for every activity; both
+    depend only on the app id (and the service URL and audience), so they are built once and reused."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connectors: dict[tuple[Any, ...], Any] = {}
+        self._token_clients: dict[tuple[Any, ...], UserTokenClient] = {}
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        result = await super().authenticate_request(activity, auth_header)
+        if result.connector_factory is not None and hasattr(result.connector_factory, "_app_id"):
+            result.connector_factory = _ReusingConnectorFactory(result.connector_factory, self._connectors)
+        return result
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        key = (
+            claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM),
+            claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM),
+        )
+        client = self._token_clients.get(key)
+        if client is None:
+            client = await super().create_user_token_client(claims_identity)
+            if len(self._token_clients) >= MAX_REUSED_CLIENTS:
+                self._token_clients.clear()
+            self._token_clients[key] = client
+        return client
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # The adapter: HTTP endpoint, references, pending files
 
 
@@ -586,7 +646,7 @@ class TeamsAdapter:
             APP_TYPE=settings.app_type,
             APP_TENANTID=settings.tenant_id,
         )
-        self.auth = ConfigurationBotFrameworkAuthentication(cfg, credentials_factory=credentials_factory)
+        self.auth = ReusingAuthentication(cfg, credentials_factory=credentials_factory)
         self.cloud = CloudAdapter(self.auth)
         self.bot_app_id = settings.app_id or LOCAL_BOT_APP_ID
         self.local = not settings.auth_enabled  # emulator mode: local http URLs are allowed (tests, the demo)

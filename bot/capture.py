@@ -94,6 +94,17 @@ class Capture:
         logger.debug("capture %s platform=%s outcome=%s", type(event).__name__, event.platform, outcome)
         return outcome
 
+    async def apply_async(self, event: CaptureEvent) -> Outcome:
+        """:meth:`apply` for the event loop: the same rules, atomic per event, committed when this returns; when the
+        store offers ``grouped`` (:meth:`storage.repository.Repository.grouped`) the commit is shared with the other
+        events of the same loop turn, one fsync per group instead of one per event (``apply``'s own transaction then
+        becomes a savepoint inside the group's)."""
+        grouped = getattr(self.store, "grouped", None)
+        if grouped is None:
+            return self.apply(event)
+        outcome: Outcome = await grouped(lambda: self.apply(event))
+        return outcome
+
     def _apply(self, event: CaptureEvent) -> Outcome:
         match event:
             case ReplyPosted():

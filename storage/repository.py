@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlite_utils import Database
 from sqlite_utils.db import Table
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_NAME = "engagebot"
 BUSY_TIMEOUT_MS = 30_000
+EVENT_SAVEPOINT = "engagebot_event"
+
+T = TypeVar("T")
 
 
 class Repository:
@@ -40,6 +44,10 @@ class Repository:
         # One connection, used from the event loop and from worker threads (the daily upkeep): a transaction
         # opened in one thread must not absorb another thread's writes, so the outermost one holds this lock.
         self._lock = threading.RLock()
+        # Group commit (see grouped()): the open shared write transaction's "committed" future, and whether one
+        # event's work is running inside it right now.
+        self._batch: asyncio.Future[None] | None = None
+        self._in_event = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -83,6 +91,8 @@ class Repository:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
+        with self._lock:
+            self._commit_batch()
         try:
             self.db.execute("PRAGMA optimize")
         except sqlite3.OperationalError:
@@ -96,6 +106,8 @@ class Repository:
     def transaction(self) -> Iterator[None]:
         """A write transaction, committed before the block returns; nested blocks become savepoints."""
         with self._lock:
+            if self._batch is not None and not self._in_event:
+                self._commit_batch()  # the event loop between two grouped events: commit the group first
             conn = self.db.conn
             if conn.in_transaction:
                 with self.db.atomic():
@@ -111,10 +123,91 @@ class Repository:
                 raise
             else:
                 conn.execute("COMMIT")
-                if self._scrub_after_commit or self._scrub_pending:
-                    self._scrub_after_commit = False
-                    # One quick try on the ingest path; if a reader holds the WAL, the next commit tries again.
-                    self._scrub_pending = not self.scrub(attempts=1)
+                self._after_commit()
+
+    def _after_commit(self) -> None:
+        if self._scrub_after_commit or self._scrub_pending:
+            self._scrub_after_commit = False
+            # One quick try on the ingest path; if a reader holds the WAL, the next commit tries again.
+            self._scrub_pending = not self.scrub(attempts=1)
+
+    # -- group commit -------------------------------------------------------------------------------------------
+
+    async def grouped(self, work: Callable[[], T]) -> T:
+        """Run ``work`` atomically and return its result once it is committed, sharing the COMMIT (one fsync with
+        ``synchronous = FULL``) with the other events that reach this point in the same turn of the event loop.
+
+        ``work`` is synchronous (no await inside): it runs at once, in a savepoint of the shared write transaction
+        (BEGIN IMMEDIATE on the first event of a group), so a failing event rolls back alone and raises here without
+        waiting. The transaction commits in a callback scheduled for the next turn of the loop, or earlier when
+        other code on the loop thread opens a transaction of its own; if the COMMIT fails, every event of the group
+        raises its error and none of them is acknowledged. The caller answers only after this returns, so every
+        acknowledged event is still committed before its acknowledgement (SPEC §11). Event loop thread only.
+        """
+        conn = self.db.conn
+        with self._lock:  # the loop thread re-enters the lock the open group holds; a worker thread waits for it
+            batch = self._batch
+            if batch is None:
+                loop = asyncio.get_running_loop()
+                self._lock.acquire()  # held by the open group until _commit_batch
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    self._lock.release()
+                    raise
+                batch = self._batch = loop.create_future()
+                loop.call_soon(self._flush, batch)
+            self._in_event = True
+            try:
+                conn.execute(f"SAVEPOINT {EVENT_SAVEPOINT}")
+                try:
+                    result = work()
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO SAVEPOINT {EVENT_SAVEPOINT}")
+                        conn.execute(f"RELEASE SAVEPOINT {EVENT_SAVEPOINT}")
+                    else:  # the whole transaction was rolled back: the group's earlier events are gone too
+                        self._fail_batch(StorageError("the shared write transaction was rolled back"))
+                    raise
+                conn.execute(f"RELEASE SAVEPOINT {EVENT_SAVEPOINT}")
+            finally:
+                self._in_event = False
+        await asyncio.shield(batch)  # a cancelled caller must not cancel the group's future
+        return result
+
+    def _flush(self, batch: asyncio.Future[None]) -> None:
+        if self._batch is batch:
+            with self._lock:
+                self._commit_batch()
+
+    def _commit_batch(self) -> None:
+        """Commit the open group (the caller holds the lock), then release the lock it held and wake its events."""
+        batch = self._batch
+        if batch is None:
+            return
+        self._batch = None
+        try:
+            self.db.conn.execute("COMMIT")
+        except BaseException as err:
+            self._scrub_after_commit = False
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("ROLLBACK")
+            self._lock.release()
+            _settle(batch, err)
+            logger.error("group commit failed error=%s", type(err).__name__)
+            if not isinstance(err, Exception):
+                raise
+            return
+        self._lock.release()
+        _settle(batch, None)
+        self._after_commit()
+
+    def _fail_batch(self, err: BaseException) -> None:
+        batch = self._batch
+        if batch is not None:
+            self._batch = None
+            self._lock.release()
+            _settle(batch, err)
 
     def table(self, name: str) -> Table:
         return cast(Table, self.db[name])
@@ -725,6 +818,19 @@ class Repository:
             [platform.value, channel_id, target_id],
         )
         return [_reaction(r) for r in rows]
+
+
+def _settle(batch: asyncio.Future[None], err: BaseException | None) -> None:
+    if batch.done():
+        return
+    try:
+        if err is None:
+            batch.set_result(None)
+        else:
+            batch.set_exception(err)
+            batch.exception()  # retrieved: no "never retrieved" warning when no event waits any more
+    except RuntimeError:  # its loop is closed (close() after the server stopped): nobody waits for it
+        pass
 
 
 def _post(row: dict[str, Any]) -> PostRecord:
