@@ -137,13 +137,20 @@ def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary
     made = set(posts)
     posts.update(source.posts_by_ids({post_id for post_id, _, _ in activity} - set(posts)))
 
-    # Counted with C-level containers: a busy week has tens of thousands of rows.
-    replies = Counter(post_id for post_id, _, name in activity if name is None)
-    reactions = Counter(post_id for post_id, _, name in activity if name is not None)
-    names = Counter(name for _, _, name in activity if name is not None)
+    # Counted with C-level containers in two passes over the rows: a busy week has tens of thousands of them.
+    kinds = Counter((post_id, name) for post_id, _, name in activity)  # name None: a reply
     pairs = {(post_id, member) for post_id, member, _ in activity}
+    replies: Counter[int] = Counter()
+    reactions: Counter[int] = Counter()
+    names: Counter[str] = Counter()
+    for (post_id, name), count in kinds.items():
+        if name is None:
+            replies[post_id] += count
+        else:
+            reactions[post_id] += count
+            names[name] += count
 
-    members = {member for _, member, _ in activity}
+    members = {member for _, member in pairs}
     totals = Figures(len(posts_made), replies.total(), reactions.total(), len(members))
     people_by_post = Counter(post_id for post_id, _ in pairs)
     by_post = {
@@ -151,15 +158,15 @@ def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary
     }
     by_theme = _figures_by({p.id: p.theme for p in posts.values()}, posts_made, replies, reactions, pairs)
     # Member ids carry their platform (slack:…, teams:…), so a platform's participants need no pairing.
-    by_platform = {
-        platform: Figures(
+    by_platform = {}
+    for platform in Platform:
+        prefix = f"{platform.value}:"
+        by_platform[platform] = Figures(
             sum(1 for p in posts_made if p.platform is platform),
             sum(n for pid, n in replies.items() if posts[pid].platform is platform),
             sum(n for pid, n in reactions.items() if posts[pid].platform is platform),
-            sum(1 for m in members if m.startswith(f"{platform.value}:")),
+            sum(1 for m in members if m.startswith(prefix)),
         )
-        for platform in Platform
-    }
 
     first_replies = source.first_reply_at(p.id for p in posts_made)
     waits = [
