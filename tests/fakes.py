@@ -1006,27 +1006,22 @@ def teams_channel_mention(
 ) -> dict[str, Any]:
     """A new top-level channel post @mentioning the bot; its conversation id ends in ``;messageid=<its own id>``."""
     activity_id = activity_id or next_teams_message_id()
-    full_text, entities = _mention_text(text, True, bot_id, bot_name)
-    activity = _teams_activity(
-        "message",
+    return teams_channel_reply(
+        text,
+        root_id=activity_id,  # a top-level post is the root of its own thread
         service_url=service_url,
-        conversation=_channel_conversation(channel_id, activity_id, tenant_id),
-        channel_data=_channel_data(channel_id, team_id, tenant_id),
-        sender=_TeamsSender(user_id=user_id, user_name=user_name, aad_object_id=aad_object_id),
-        timestamp=timestamp,
         activity_id=activity_id,
+        mention_bot=True,
+        channel_id=channel_id,
+        team_id=team_id,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        user_name=user_name,
+        aad_object_id=aad_object_id,
         bot_id=bot_id,
         bot_name=bot_name,
+        timestamp=timestamp,
     )
-    activity.update(
-        {
-            "text": full_text,
-            "textFormat": "plain",
-            "entities": entities,
-            "attachments": [{"contentType": "text/html", "content": f"<p>{full_text}</p>"}],
-        }
-    )
-    return activity
 
 
 def teams_channel_reply(

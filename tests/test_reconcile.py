@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from tests.fakes import (
     slack_reaction_removed,
     slack_thread_reply,
 )
+from tests.serving import free_port
 
 SECRET = "reconcile-signing-secret-0123"
 TOKEN = "xoxb-reconcile"
@@ -157,12 +157,6 @@ def scenario() -> list[dict[str, Any]]:
 
 
 # -- rig -----------------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -23,13 +23,12 @@ import pytest
 from bot.events import Platform
 from storage.repository import Repository
 from tests.fakes import FakeSlackAPI, slack_event_body, slack_reaction_added, slack_thread_reply
+from tests.serving import ROOT, Serve
 from tests.test_reliability_crash import (
     CHANNEL,
     POST_SECOND,
     POST_TS,
-    ROOT,
     Sent,
-    Serve,
     db_rows,
     seed_post,
     sign,
