@@ -73,7 +73,8 @@ __all__ = [
 ]
 
 REPLY_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})  # every other subtype is not a member's reply
-SLOW_COMMANDS = frozenset({"summary", "export", "post"})  # answered through response_url after a quick ack
+# Answered through response_url after a quick ack: they may take longer than Slack's 3 s, or send a file.
+SLOW_COMMANDS = frozenset({"summary", "export", "post", "mydata"})
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 MAX_FIELDS = 10  # Block Kit: a section holds at most 10 fields
 MAX_BLOCKS = 50
@@ -577,7 +578,7 @@ class SlackAdapter:
             raise MalformedPayload("slash command without user_id or channel_id")
         ctx = CommandContext(Platform.SLACK, user_id, channel_id)
         name = _command_name(text)
-        if name in SLOW_COMMANDS and self.runtime.settings.is_admin(ctx.member):
+        if name in SLOW_COMMANDS and (name in PUBLIC or self.runtime.settings.is_admin(ctx.member)):
             # Slack wants the ack within 3 s; these may take longer (Web API calls, a week's figures), so the reply
             # follows through response_url.
             await ack(response_type="ephemeral", text=f"Working on `{name}`…")

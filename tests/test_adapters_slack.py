@@ -548,6 +548,28 @@ async def test_admin_export_is_uploaded_privately(rig: Rig) -> None:
     assert [c["args"]["channel"] for c in rig.fake.calls_to("chat.postMessage")] == [CHANNEL]
 
 
+async def test_mydata_sends_members_their_own_data_privately(rig: Rig) -> None:
+    post = await rig.post_prompt()
+    await rig.event(
+        slack_thread_reply("mine", thread_ts=post.message_id, channel=CHANNEL, user=MEMBER, ts=ts_at(post, 60))
+    )
+    await rig.event(
+        slack_thread_reply("theirs", thread_ts=post.message_id, channel=CHANNEL, user="UOTHER", ts=ts_at(post, 61))
+    )
+    ack = await rig.command("mydata", user=MEMBER)
+    assert ack["text"] == "Working on `mydata`…"
+    [opened] = rig.fake.calls_to("conversations.open")
+    assert opened["args"]["users"] == MEMBER
+    [upload] = rig.fake.uploads.values()
+    assert upload.channel_id == f"D{MEMBER}"
+    assert upload.data is not None
+    data = json.loads(upload.data)
+    assert data["member_id"] == f"slack:{MEMBER}"
+    assert [r["text"] for r in data["replies"]] == ["mine"]
+    assert b"UOTHER" not in upload.data
+    assert b"theirs" not in upload.data
+
+
 async def test_export_upload_failure_is_reported(rig: Rig) -> None:
     rig.fake.fail_next("files.getUploadURLExternal", error="not_allowed_token_type")
     await rig.command("export this", user=ADMIN)

@@ -361,6 +361,35 @@ async def test_export_goes_through_file_consent(harness: Harness) -> None:
     assert "personal chat" in harness.connector.calls_to("reply_to_activity")[-1]["body"]["text"]
 
 
+async def test_mydata_is_offered_to_a_member_through_file_consent(harness: Harness) -> None:
+    uploads: list[bytes] = []
+
+    async def sink(request: web.Request) -> web.Response:
+        uploads.append(await request.read())
+        return web.json_response({"id": "file"}, status=201)
+
+    storage = web.Application()
+    storage.router.add_put("/upload/{name}", sink)
+    async with TestServer(storage, host="127.0.0.1") as onedrive:
+        url = harness.url
+        member = "29:1member-mydata"
+        assert await harness.send(teams_personal_message("mydata", service_url=url, user_id=member)) == 201
+        consent = harness.connector.calls_to("reply_to_activity")[-1]
+        (attachment,) = consent["body"]["attachments"]
+        assert attachment["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+        assert attachment["name"] == "engagebot-mydata-teams.json"
+        accept = teams_file_consent_invoke(
+            "accept",
+            context=attachment["content"]["acceptContext"],
+            upload_url=str(onedrive.make_url("/upload/mydata.json")),
+            service_url=url,
+            user_id=member,
+        )
+        assert await harness.send(accept) == 200
+    (data,) = uploads
+    assert json.loads(data)["member_id"] == f"teams:{member}"
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # posting failures
 
