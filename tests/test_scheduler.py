@@ -232,3 +232,21 @@ async def test_the_weekly_summary_goes_to_the_summary_channels_once(tmp_path, sl
     assert len(summaries) == 1
     assert "Engagement summary 2026-W48" in summaries[0]
     runtime.close()
+
+
+async def test_a_slot_in_the_hour_the_clocks_go_back_posts_once(tmp_path, slack_fake):
+    fake, url = slack_fake
+    config = CONFIG.replace('prompts = "0 10 * * TUE"', 'prompts = "30 1 * * *"')
+    runtime = build_runtime(tmp_path, url, config)
+    # 25 October 2026: 01:30 BST (00:30 UTC), then the clocks go back and 01:30 GMT (01:30 UTC) comes again.
+    clock = ManualClock(datetime(2026, 10, 25, 0, 30, 5, tzinfo=UTC))
+    scheduler = Scheduler(runtime.engagement, runtime.posters, runtime.repo, clock)
+    await scheduler.tick()
+    clock.current = datetime(2026, 10, 25, 1, 30, 5, tzinfo=UTC)
+    await scheduler.tick()
+    assert len(posts_to(fake, "CALL")) == 1
+    slots = {r["slot"] for r in runtime.repo.schedule_runs() if r["kind"] == "prompt"}
+    assert slots == {"2026-10-25T00:30:00.000000+00:00"}
+    # The next slot after the repeated hour is the next day's 01:30 GMT.
+    assert scheduler.seconds_until_next() > 0
+    runtime.close()

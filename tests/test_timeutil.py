@@ -194,3 +194,11 @@ def test_weeks_follow_the_configured_zone_not_london() -> None:
     # Monday 01:00 UTC is still Sunday evening in New York: the week before
     assert IsoWeek.containing(utc("2026-03-09T01:00:00+00:00"), new_york) == IsoWeek(2026, 10)
     assert IsoWeek.containing(utc("2026-03-09T01:00:00+00:00"), LONDON) == IsoWeek(2026, 11)
+
+
+def test_a_time_in_the_repeated_october_hour_is_one_slot():
+    tz = ZoneInfo("Europe/London")
+    first = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 01:30 BST
+    assert next_slot("30 1 * * *", datetime(2026, 10, 25, 0, 0, tzinfo=UTC), tz) == first
+    assert next_slot("30 1 * * *", first, tz) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
+    assert previous_slot("30 1 * * *", datetime(2026, 10, 25, 1, 45, tzinfo=UTC), tz) == first
