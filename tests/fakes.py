@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
+from typing import TYPE_CHECKING, Any, NotRequired, Self, TypedDict, cast
 from urllib.parse import unquote, urlencode, urlsplit
 
 import jwt
@@ -450,7 +450,48 @@ class _ConnectorHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class FakeTeamsConnector:
+class _ThreadedServer:
+    """Runs an ``http.server`` in its own thread (botbuilder calls these fakes with blocking ``requests``)."""
+
+    thread_name = "fake-server"
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _make_server(self) -> ThreadingHTTPServer:
+        raise NotImplementedError
+
+    def _port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return int(self._server.server_address[1])
+
+    def start(self) -> Self:
+        if self._server is None:
+            self._server = self._make_server()
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server, self._thread = None, None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class FakeTeamsConnector(_ThreadedServer):
     """Fake Bot Framework connector (the ``serviceUrl``), served from its own thread by ``http.server``.
 
     botbuilder sends through ``requests`` in a thread pool, and ``TeamsConnectorClient`` calls block the event loop, so
@@ -470,14 +511,10 @@ class FakeTeamsConnector:
         self._calls: list[ConnectorCall] = []
         self._failures: dict[str, deque[_ConnectorFailure]] = {}
         self._lock = threading.Lock()
-        self._server: _ConnectorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeTeamsConnector is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return f"http://127.0.0.1:{self._port()}/"
 
     @property
     def calls(self) -> list[ConnectorCall]:
@@ -501,33 +538,10 @@ class FakeTeamsConnector:
         with self._lock:
             self._failures.setdefault(op, deque()).extend([failure] * times)
 
-    def start(self) -> FakeTeamsConnector:
-        if self._server is None:
-            self._server = _ConnectorHTTPServer(self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="fake-teams-connector",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
+    thread_name = "fake-teams-connector"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server, self._thread = None, None
-
-    def __enter__(self) -> FakeTeamsConnector:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _make_server(self) -> ThreadingHTTPServer:
+        return _ConnectorHTTPServer(self)
 
     def _new_id(self) -> str:
         with self._lock:
@@ -1304,7 +1318,7 @@ class _OpenIdHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class OpenIdMetadataServer:
+class OpenIdMetadataServer(_ThreadedServer):
     """The Bot Framework OpenID configuration and JWKS, served from a thread (botbuilder fetches them with blocking
     ``requests.get``). Keys carry ``kid`` and ``endorsements`` (the channel ids they may sign for).
 
@@ -1321,14 +1335,10 @@ class OpenIdMetadataServer:
         self.endorsements = list(endorsements)
         self.requested: list[str] = []
         self._lock = threading.Lock()
-        self._server: _OpenIdHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("OpenIdMetadataServer is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._port()}"
 
     @property
     def metadata_url(self) -> str:
@@ -1345,30 +1355,10 @@ class OpenIdMetadataServer:
         with self._lock:
             self.requested.append(path)
 
-    def start(self) -> OpenIdMetadataServer:
-        if self._server is None:
-            self._server = _OpenIdHTTPServer(self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openid", daemon=True
-            )
-            self._thread.start()
-        return self
+    thread_name = "fake-openid"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server, self._thread = None, None
-
-    def __enter__(self) -> OpenIdMetadataServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _make_server(self) -> ThreadingHTTPServer:
+        return _OpenIdHTTPServer(self)
 
 
 @contextmanager
