@@ -70,6 +70,12 @@ FILE_ERRORS = [
         "listed twice",
         id="duplicate-channel",
     ),
+    pytest.param(
+        '[[channels]]\nplatform = "slack"\nid = "C1"\nthemes = ["Workforce", "Astrology"]\n',
+        "channels[0].themes",
+        "unknown theme 'Astrology'",
+        id="channel-theme",
+    ),
 ]
 
 
