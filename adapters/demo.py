@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import random
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from bot.config import ChannelConfig, Settings, SlackSettings, TeamsSettings
 from bot.demo import DemoMember, ThreadPlan, make_members, plan_thread
 from bot.errors import UsageError
 from bot.events import Platform
+from bot.model import PostRecord
 from bot.scheduler import Scheduler
 from bot.summary import render_text
 from bot.timeutil import IsoWeek, utc_now
@@ -503,16 +505,7 @@ async def simulate(
                     posts = runtime.repo.posts_between(*week.bounds(tz))
                     for post in posts:
                         members = slack_members if post.platform is Platform.SLACK else teams_members
-                        serial = iter(range(1, 10_000))
-                        make_id = slack_ts if post.platform is Platform.SLACK else teams_id
-                        plan = plan_thread(
-                            rng,
-                            members,
-                            post.message_id,
-                            post.posted_at,
-                            lambda at, s=serial, f=make_id: f(at, next(s)),
-                            factor,
-                        )
+                        plan = plan_thread(rng, members, post.message_id, post.posted_at, _id_maker(post), factor)
                         if post.platform is Platform.SLACK:
                             await sim.play_slack(plan, post.message_id, post.channel_id)
                         else:
@@ -523,6 +516,13 @@ async def simulate(
             finally:
                 await client.close()
     return runtime, current_week.previous(), sim.totals
+
+
+def _id_maker(post: PostRecord) -> Callable[[datetime], str]:
+    """Message ids for one thread: the platform's id for a time, made unique by a serial."""
+    serial = itertools.count(1)
+    make = slack_ts if post.platform is Platform.SLACK else teams_id
+    return lambda at: make(at, next(serial))
 
 
 def _next_week(week: IsoWeek) -> IsoWeek:

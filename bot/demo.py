@@ -6,6 +6,7 @@ The plan is platform-neutral and deterministic for a seed; a driver turns each a
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,22 +106,20 @@ def plan_thread(
     members: list[DemoMember],
     post_message_id: str,
     posted_at: datetime,
-    message_id_at: object,
+    message_id_at: Callable[[datetime], str],
     week_factor: float,
 ) -> ThreadPlan:
     """Replies within a few days of the post, reactions on the post and on replies, a few edits and deletions.
 
     ``message_id_at`` is a callable ``(datetime) -> str`` giving the platform message id for a message at a time.
     """
-    make_id = message_id_at  # typed loosely so the plan stays platform-neutral
-    assert callable(make_id)
     replies: list[PlannedReply] = []
     reactions: list[PlannedReaction] = []
     for member in members:
         if rng.random() < member.activity * week_factor:
             at = posted_at + timedelta(minutes=rng.expovariate(1 / 240) + 1)
             text = f"{rng.choice(REPLY_OPENERS)}, {rng.choice(REPLY_BODIES)}"
-            replies.append(PlannedReply(member, str(make_id(at)), at, text))
+            replies.append(PlannedReply(member, str(message_id_at(at)), at, text))
     names = SLACK_REACTIONS if members and members[0].platform is Platform.SLACK else TEAMS_REACTIONS
     targets = [(post_message_id, posted_at)] + [(r.message_id, r.at) for r in replies]
     for member in members:

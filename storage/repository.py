@@ -31,6 +31,8 @@ BUSY_TIMEOUT_MS = 30_000
 EVENT_SAVEPOINT = "engagebot_event"
 
 T = TypeVar("T")
+Key = TypeVar("Key", int, str)
+BATCH = 500
 
 
 class Repository:
@@ -411,13 +413,10 @@ class Repository:
     # -- members, opt-out and erasure ----------------------------------------------------------------------
 
     def member_names(self, members: Iterable[str]) -> dict[str, str]:
-        wanted = list(set(members))
         names: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk in _batches(members):
             for row in self._rows(
-                f"SELECT member_id, display_name FROM members WHERE member_id IN ({marks})"
+                f"SELECT member_id, display_name FROM members WHERE member_id IN ({_marks(chunk, '?')})"
                 " AND display_name IS NOT NULL",
                 chunk,
             ):
@@ -501,9 +500,10 @@ class Repository:
         )
 
     def _erase(self, member: str, *, requested_by: str, reason: str, at: datetime) -> ErasureCounts:
-        reactions_on_replies = self.db.execute(
+        # Other members' reactions on the erased replies go with them; the audit counts the member's own.
+        self.db.execute(
             "DELETE FROM reactions WHERE reply_id IN (SELECT id FROM replies WHERE member_id = ?)", [member]
-        ).rowcount
+        )
         reactions = self.db.execute("DELETE FROM reactions WHERE member_id = ?", [member]).rowcount
         replies = self.db.execute("DELETE FROM replies WHERE member_id = ?", [member]).rowcount
         members = self.db.execute("DELETE FROM members WHERE member_id = ?", [member]).rowcount
@@ -513,7 +513,6 @@ class Repository:
                VALUES (?, ?, ?, ?, ?, ?)""",
             [member, requested_by, reason, to_db(at), replies, reactions],
         )
-        del reactions_on_replies  # other members' reactions on erased replies go with them, uncounted here
         return ErasureCounts(replies=replies, reactions=reactions, members=members)
 
     def scrub(self, attempts: int = 20) -> bool:
@@ -594,11 +593,8 @@ class Repository:
 
     def posts_by_ids(self, ids: Iterable[int]) -> dict[int, PostRecord]:
         found: dict[int, PostRecord] = {}
-        wanted = sorted(set(ids))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._rows(f"SELECT * FROM posts WHERE id IN ({marks})", chunk):
+        for chunk in _batches(ids):
+            for row in self._rows(f"SELECT * FROM posts WHERE id IN ({_marks(chunk, '?')})", chunk):
                 found[row["id"]] = _post(row)
         return found
 
@@ -626,13 +622,10 @@ class Repository:
     def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
         """How many of ``members`` have no counted activity before ``start``: two index seeks per member
         (idx_replies_member, and idx_reactions_counted_member of counted reactions), 500 members a statement."""
-        wanted = sorted(set(members))
         new = 0
-        for index in range(0, len(wanted), 500):
-            chunk = wanted[index : index + 500]
-            values = ",".join(["(?)"] * len(chunk))
+        for chunk in _batches(members):
             new += self._one(
-                f"""SELECT count(*) FROM (VALUES {values}) AS m
+                f"""SELECT count(*) FROM (VALUES {_marks(chunk, "(?)")}) AS m
                     WHERE NOT EXISTS (SELECT 1 FROM replies r WHERE r.member_id = m.column1 AND r.created_at < ?)
                       AND NOT EXISTS (SELECT 1 FROM reactions x
                                       WHERE x.member_id = m.column1 AND x.created_at < ?
@@ -644,13 +637,10 @@ class Repository:
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
         """Each post's first reply time: one statement per 500 posts, each post one seek on idx_replies_post."""
         found: dict[int, datetime] = {}
-        wanted = sorted(set(post_ids))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            values = ",".join(["(?)"] * len(chunk))
+        for chunk in _batches(post_ids):
             rows = self.db.execute(
                 f"""SELECT p.column1, (SELECT min(created_at) FROM replies WHERE post_id = p.column1)
-                    FROM (VALUES {values}) AS p""",
+                    FROM (VALUES {_marks(chunk, "(?)")}) AS p""",
                 chunk,
             ).fetchall()
             found.update((post_id, from_db(first)) for post_id, first in rows if first is not None)
@@ -818,6 +808,18 @@ class Repository:
             [platform.value, channel_id, target_id],
         )
         return [_reaction(r) for r in rows]
+
+
+def _batches(values: Iterable[Key]) -> Iterator[list[Key]]:
+    """The distinct ``values`` in sorted batches of BATCH: one statement each, well under SQLite's variable limit."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), BATCH):
+        yield wanted[start : start + BATCH]
+
+
+def _marks(chunk: Sequence[object], mark: str) -> str:
+    """``?,?,?`` for an ``IN (...)`` list, or ``(?),(?)`` for a ``VALUES`` list, one per value of ``chunk``."""
+    return ",".join([mark] * len(chunk))
 
 
 def _settle(batch: asyncio.Future[None], err: BaseException | None) -> None:
