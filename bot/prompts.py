@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.config_values import read_text
 from bot.errors import ConfigError, UsageError
 
 
@@ -61,10 +62,7 @@ def load_library(path: Path) -> Library:
     """Read a prompt library TOML file; problems are ConfigErrors naming the file and the key."""
     source = str(path)
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError("prompt library not found", source=source, key="prompt_library") from None
+        data = tomllib.loads(read_text(path, key="prompt_library"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not valid TOML ({err})", source=source) from None
     return library_from_dict(data, source=source)

@@ -568,7 +568,7 @@ def openid() -> Iterator[OpenIdMetadataServer]:
 async def test_jwt_is_required_and_every_bad_token_is_401(
     tmp_path: Path, connector: FakeTeamsConnector, openid: OpenIdMetadataServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    env = {"MicrosoftAppId": TEST_APP_ID, "MicrosoftAppPassword": "not-used-offline"}
+    env = {"MicrosoftAppId": TEST_APP_ID, "MicrosoftAppPassword": "not-used-offline", "MicrosoftAppType": "MultiTenant"}
     caplog.set_level(logging.DEBUG, logger="adapters")
     runtime = build_runtime(tmp_path, env, credentials=OfflineCredentialFactory())
     url = connector.url

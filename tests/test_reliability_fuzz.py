@@ -703,7 +703,8 @@ def test_fuzzed_teams_activities_never_5xx_nor_half_written(teams_rig: LoopRig, 
 
 def test_teams_tokens_expired_garbled_or_missing_are_401(tmp_path: Path, connector: FakeTeamsConnector) -> None:
     with OpenIdMetadataServer() as server, use_offline_openid(server):
-        rig = LoopRig(tmp_path, connector=connector, env={"MicrosoftAppId": TEST_APP_ID, "MicrosoftAppPassword": "x"})
+        env = {"MicrosoftAppId": TEST_APP_ID, "MicrosoftAppPassword": "x", "MicrosoftAppType": "MultiTenant"}
+        rig = LoopRig(tmp_path, connector=connector, env=env)
         try:
             rig.start()
             body = json.dumps(teams_install_conversation_update(service_url=connector.url)).encode()
