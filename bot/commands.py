@@ -17,7 +17,7 @@ from bot.timeutil import to_display, utc_now
 
 logger = logging.getLogger(__name__)
 
-PUBLIC = ("help", "privacy", "mydata", "optout", "optin", "quote")
+PUBLIC = ("help", "privacy", "mydata", "optout", "optin", "quote", "whoami")
 ADMIN = ("summary", "post", "themes", "schedule", "export")
 USAGE = {
     "help": "help: what you can do here",
@@ -31,6 +31,7 @@ USAGE = {
     "privacy": "privacy: what engagebot stores about you, why, and for how long",
     "mydata": "mydata: a file of everything engagebot has stored about you, sent privately",
     "quote": "quote ok|off: allow (or stop) anonymous quotes of your replies in the weekly summary",
+    "whoami": "whoami: your member id, as admins list it in the configuration",
 }
 
 
@@ -45,8 +46,9 @@ def privacy_text(retention_days: int, consent: str, quote_emoji: str) -> str:
         "small groups.\n"
         f"*How long:* reply text is removed after {retention_days} days; the counts stay.\n"
         f"*Your choices:* {mode} `optout` stops capture and erases everything stored about you; `optin` resumes "
-        f"it. `mydata` sends you a copy of what is stored. Your replies are quoted (anonymously) in the weekly "
-        f"summary only if you say `quote ok` or react with :{quote_emoji}:."
+        f"it. `mydata` sends you a copy of what is stored. Your replies are quoted (without your name) in the "
+        f"weekly summaries, including those posted to channels, only if you say `quote ok` (on Slack, reacting "
+        f"with :{quote_emoji}: also counts); `quote off` stops it."
     )
 
 
@@ -118,6 +120,13 @@ class Commands:
         match name:
             case "help":
                 return self._help(is_admin)
+            case "whoami":
+                role = "You are an engagebot admin." if is_admin else "You are not an engagebot admin."
+                return _card(
+                    "Your member id",
+                    f"`{ctx.member}`\n{role} To make someone an admin, add their id to `admins` in engagebot.toml "
+                    "(or to ENGAGEBOT_ADMINS) and restart engagebot.",
+                )
             case "privacy":
                 settings = engagement.settings
                 return _card("Privacy", privacy_text(settings.retention_days, settings.consent, settings.quote_emoji))
