@@ -13,16 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.config import Settings, load_settings
+from bot.config import EXAMPLE_CONFIG, Settings, load_settings
 from bot.errors import BotError, ConfigError, StorageError, UsageError
-from bot.events import Platform, parse_member_id
-from bot.service import Engagement
+from bot.events import Platform
 from bot.summary import render_text
-from storage.setup import open_engagement
+from cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from cli.export import cmd_export
+from cli.members import cmd_forget
+from storage.setup import close_engagement, open_engagement, posted_channels
 
 logger = logging.getLogger("engagebot")
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 class CliUsageError(Exception):
@@ -59,18 +59,29 @@ def build_parser() -> Parser:
     summary = sub.add_parser("summary", help="the engagement summary of one week")
     summary.add_argument("--week", default="last", help="YYYY-Www, 'this' or 'last' (default: last)")
     summary.add_argument("--json", action="store_true", help="print the JSON object instead of a report")
+    _db_argument(summary)
 
-    export = sub.add_parser("export", help="one week's replies and reactions as CSV or JSON")
-    export.add_argument("--week", default="last", help="YYYY-Www, 'this' or 'last' (default: last)")
+    export = sub.add_parser("export", help="replies and reactions of a week (or weeks) as CSV or JSON")
+    export.add_argument("--week", help="YYYY-Www, 'this' or 'last' (default: last)")
+    export.add_argument("--from", dest="from_week", metavar="W", help="first week of a range (YYYY-Www)")
+    export.add_argument("--to", dest="to_week", metavar="W", help="last week of the range, included (default: this)")
     export.add_argument("--format", choices=["csv", "json"], default="csv", help="output format (default: csv)")
-    export.add_argument("--output", help="write to this file instead of standard output")
+    export.add_argument("--replies-only", action="store_true", help="replies only, no reaction rows")
+    export.add_argument("--anonymous", action="store_true", help="pseudonyms instead of member ids; no names")
+    export.add_argument("--excel", action="store_true", help="CSV as Excel opens it: UTF-8 with a byte-order mark")
+    export.add_argument("--output", help="write to this new file instead of standard output")
+    export.add_argument("--force", action="store_true", help="let --output replace an existing file")
     export.add_argument("--member", help="instead: everything stored about one member (JSON), e.g. slack:U123")
+    _db_argument(export)
 
     prompts = sub.add_parser("prompts", help="the prompt library, with when each prompt was last posted")
     prompts.add_argument("--json", action="store_true", help="print a JSON list of {theme, prompt, last_posted}")
+    _db_argument(prompts)
 
     forget = sub.add_parser("forget", help="erase everything stored about a member and stop capturing them")
     forget.add_argument("--member", required=True, help="member id, e.g. slack:U123 or teams:29:1abc")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _db_argument(forget)
 
     package = sub.add_parser("teams-package", help="build the Teams app package (zip) to upload to Teams")
     package.add_argument("--app-id", help="the Azure Bot's Microsoft App ID (default: $MicrosoftAppId)")
@@ -89,6 +100,10 @@ def build_parser() -> Parser:
         "--days", type=_positive_int, help="reconcile posts of the last N days (default: reconcile_days, 7)"
     )
     return parser
+
+
+def _db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH", help="an existing SQLite file (default: ENGAGEBOT_DB or database)")
 
 
 def _positive_int(value: str) -> int:
@@ -122,17 +137,11 @@ def configure_logging(level: str) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def close_engagement(engagement: Engagement) -> None:
-    close = getattr(engagement.store, "close", None)
-    if close is not None:
-        close()
-
-
 # -- commands ------------------------------------------------------------------------------------------------
 
 
 def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
-    engagement = open_engagement(settings)
+    engagement = open_engagement(settings, args.db, existing=True)
     try:
         week = engagement.week(args.week)
         summary = engagement.summary(week)
@@ -145,40 +154,8 @@ def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    if args.member:
-        _check_member(args.member)
-    engagement = open_engagement(settings)
-    try:
-        if args.member:
-            what = f"the data of {args.member}"
-            text = json.dumps(engagement.member_data(args.member), ensure_ascii=False, indent=2) + "\n"
-        else:
-            week = engagement.week(args.week)
-            rows = engagement.export_rows(week)
-            what = f"{len(rows)} rows of {week}"
-            text = engagement.rows_to_csv(rows) if args.format == "csv" else engagement.rows_to_json(rows)
-    finally:
-        close_engagement(engagement)
-    if args.output:
-        target = Path(args.output)
-        if target.is_dir():
-            raise UsageError(f"--output {args.output} is a directory")
-        tmp = target.with_name(target.name + ".part")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(target)
-        except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise UsageError(f"cannot write {args.output}: {err.strerror}") from None
-        print(f"wrote {what} to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
-
-
 def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
-    engagement = open_engagement(settings)
+    engagement = open_engagement(settings, args.db, existing=True)
     try:
         listing = engagement.prompt_listing()
     finally:
@@ -195,27 +172,6 @@ def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_member(value: str) -> None:
-    try:
-        parse_member_id(value)
-    except ValueError as err:
-        raise UsageError(f"--member: {err}") from None
-
-
-def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
-    _check_member(args.member)
-    engagement = open_engagement(settings)
-    try:
-        counts = engagement.opt_out(args.member, requested_by="cli", reason="forget")
-    finally:
-        close_engagement(engagement)
-    print(
-        f"erased {args.member}: {counts.replies} replies, {counts.reactions} reactions; capture stopped "
-        "(the member can resume with optin)"
-    )
-    return EXIT_OK
-
-
 def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.posting import post_prompts
 
@@ -227,11 +183,18 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters.demo import run_demo
+    from adapters.demo import SLACK_CHANNEL, SLACK_WORKFORCE, TEAMS_CHANNEL, run_demo
 
+    db = Path(args.db)
+    if db.exists() or db.is_symlink():  # the demo deletes and recreates its file: only ever one it made itself
+        channels = posted_channels(db)
+        if not channels or not channels <= {SLACK_CHANNEL, SLACK_WORKFORCE, TEAMS_CHANNEL}:
+            raise UsageError(
+                f"{db} holds data that is not from the demo (the demo only replaces its own files): use another --db"
+            )
     if "LOG_LEVEL" not in os.environ:  # the demo's own report is the output; per-event lines would bury it
         configure_logging("ERROR")
-    return asyncio.run(run_demo(settings, Path(args.db), weeks=args.weeks, seed=args.seed))
+    return asyncio.run(run_demo(settings, db, weeks=args.weeks, seed=args.seed))
 
 
 def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
@@ -243,6 +206,12 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.server import serve
 
+    if not settings.config_found:
+        raise ConfigError(
+            f"not found: start from the example (cp {EXAMPLE_CONFIG} {Path(settings.config_path).name}), then set "
+            "your channels and admins; or point ENGAGEBOT_CONFIG at your file",
+            source=settings.config_path,
+        )
     return asyncio.run(serve(settings))
 
 
@@ -263,6 +232,15 @@ def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
         terms_url=args.terms_url,
     )
     print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
+    missing = [
+        name for name, value in (("--privacy-url", args.privacy_url), ("--terms-url", args.terms_url)) if not value
+    ]
+    if missing:
+        print(
+            f"engagebot: warning: without {' and '.join(missing)} the package links {args.website_url} instead: "
+            "give your organisation's own pages before publishing the app",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

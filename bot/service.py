@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot import export
 from bot.config import ChannelConfig, Settings
 from bot.events import Platform
+from bot.export import EXPORT_FIELDS as EXPORT_FIELDS
 from bot.model import ErasureCounts, PostRecord
 from bot.ports import Card, Poster, Store
 from bot.prompts import Library, Prompt, next_prompt
@@ -20,22 +19,6 @@ from bot.timeutil import IsoWeek, to_display, utc_now
 
 logger = logging.getLogger(__name__)
 
-EXPORT_FIELDS = (
-    "kind",
-    "platform",
-    "channel",
-    "post_id",
-    "theme",
-    "prompt",
-    "message_id",
-    "member",
-    "display_name",
-    "text",
-    "reaction",
-    "created_at",
-    "edited_at",
-)
-FREE_TEXT = frozenset({"text", "display_name"})  # written by members: guarded against formula injection
 QUOTES_PER_THEME = 3
 
 
@@ -135,68 +118,16 @@ class Engagement:
 
     # -- export ------------------------------------------------------------------------------------------------
 
-    def export_rows(self, week: IsoWeek) -> list[dict[str, Any]]:
-        start, end = week.bounds(self.settings.timezone)
-        replies = self.store.replies_between(start, end)
-        reactions = self.store.reactions_between(start, end)
-        posts = self.store.posts_by_ids({r.post_id for r in replies} | {r.post_id for r in reactions if r.post_id})
-        names = self.store.member_names({r.member_id for r in replies} | {r.member_id for r in reactions})
-        rows: list[dict[str, Any]] = []
-        for reply in replies:
-            post = posts[reply.post_id]
-            rows.append(
-                {
-                    "kind": "reply",
-                    "platform": reply.platform.value,
-                    "channel": reply.channel_id,
-                    "post_id": post.key,
-                    "theme": post.theme,
-                    "prompt": post.prompt,
-                    "message_id": reply.message_id,
-                    "member": reply.member_id,
-                    "display_name": names.get(reply.member_id, ""),
-                    "text": reply.text,
-                    "reaction": "",
-                    "created_at": to_display(reply.created_at),
-                    "edited_at": to_display(reply.edited_at) if reply.edited_at else "",
-                }
-            )
-        for reaction in reactions:
-            if reaction.post_id is None:
-                continue
-            post = posts[reaction.post_id]
-            rows.append(
-                {
-                    "kind": "reaction",
-                    "platform": reaction.platform.value,
-                    "channel": reaction.channel_id,
-                    "post_id": post.key,
-                    "theme": post.theme,
-                    "prompt": post.prompt,
-                    "message_id": reaction.target_id,
-                    "member": reaction.member_id,
-                    "display_name": names.get(reaction.member_id, ""),
-                    "text": "",
-                    "reaction": reaction.name,
-                    "created_at": to_display(reaction.created_at),
-                    "edited_at": "",
-                }
-            )
-        rows.sort(key=lambda r: (r["created_at"], r["kind"], r["message_id"]))
-        return rows
+    def export_rows(
+        self, first: IsoWeek, last: IsoWeek | None = None, *, replies_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """The replies and reactions of the weeks ``first`` to ``last`` (inclusive; default just ``first``)."""
+        tz = self.settings.timezone
+        start, end = first.bounds(tz)[0], (last or first).bounds(tz)[1]
+        return export.export_rows(self.store, start, end, tz, self.settings.quote_emoji, replies_only=replies_only)
 
-    @staticmethod
-    def rows_to_csv(rows: list[dict[str, Any]]) -> str:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_safe(row[k]) if k in FREE_TEXT else row[k] for k in EXPORT_FIELDS})
-        return buffer.getvalue()
-
-    @staticmethod
-    def rows_to_json(rows: list[dict[str, Any]]) -> str:
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+    rows_to_csv = staticmethod(export.rows_to_csv)
+    rows_to_json = staticmethod(export.rows_to_json)
 
     # -- prompts --------------------------------------------------------------------------------------------------
 
@@ -271,10 +202,3 @@ class Engagement:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _csv_safe(value: Any) -> Any:
-    """Keep spreadsheet programs from running member text as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

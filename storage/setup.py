@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 from bot.prompts import Library, load_library
 from bot.service import Engagement
 from storage.repository import Repository
@@ -21,14 +25,51 @@ def check_channel_themes(settings: Settings, library: Library) -> None:
                 )
 
 
-def open_engagement(settings: Settings, database: str | None = None) -> Engagement:
-    """The Engagement service on an open, migrated Repository (close it with ``engagement.store.close()``)."""
+def open_engagement(settings: Settings, database: str | None = None, *, existing: bool = False) -> Engagement:
+    """The Engagement service on an open, migrated Repository (close it with ``engagement.store.close()``).
+
+    ``existing``: the database must already exist (commands that only read refuse to create an empty one).
+    """
     library = load_library(settings.prompt_library)
     check_channel_themes(settings, library)
-    repo = Repository.open(database or settings.database)
+    path = database or settings.database
+    if existing and path != ":memory:" and not Path(path).is_file():
+        raise StorageError(
+            f"no database at {path}: name the right one with --db PATH or ENGAGEBOT_DB "
+            "(after the demo: --db data/demo.db)"
+        )
+    repo = Repository.open(path)
     try:
         repo.sync_prompts(library)
     except BaseException:
         repo.close()
         raise
     return Engagement(settings, library, repo)
+
+
+def member_ids_like(engagement: Engagement, member: str) -> list[str]:
+    """The member ids stored anywhere (members, opt-outs, consents, erasures, replies, reactions) that equal
+    ``member`` when case is ignored, ``member`` itself first if it is stored."""
+    repo = engagement.store
+    if not isinstance(repo, Repository):
+        raise TypeError("member_ids_like needs the SQLite repository")
+    tables = ("members", "optouts", "consents", "erasures", "replies", "reactions")
+    union = " UNION ".join(f"SELECT member_id FROM {table} WHERE member_id = :m COLLATE NOCASE" for table in tables)
+    found = sorted(row[0] for row in repo.db.execute(union, {"m": member}).fetchall())
+    return sorted(found, key=lambda m: m != member)
+
+
+def posted_channels(path: Path) -> set[str] | None:
+    """The channel ids with posts in the engagebot database at ``path``, read without changing it; None when the
+    file is not an engagebot database."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            return {row[0] for row in conn.execute("SELECT DISTINCT channel_id FROM posts").fetchall()}
+    except sqlite3.DatabaseError:
+        return None
+
+
+def close_engagement(engagement: Engagement) -> None:
+    close = getattr(engagement.store, "close", None)
+    if close is not None:
+        close()

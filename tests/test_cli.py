@@ -6,29 +6,20 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 import app
-from bot.capture import Capture
 from bot.config import DEFAULT_PROMPT_LIBRARY
-from bot.events import CaptureEvent, Platform, ReactionAdded, ReplyEdited, ReplyPosted
 from bot.prompts import load_library
 from bot.timeutil import IsoWeek
 from storage.repository import Repository
+from tests.cli_data import CSV_HEADER, FORMULA, SLACK_POST, TEAMS_CHANNEL, TEAMS_POST, WEEK, build_week
 
 SUBCOMMANDS = ("serve", "demo", "post", "summary", "export", "prompts", "forget")
-SLACK, TEAMS = Platform.SLACK, Platform.TEAMS
-MONDAY = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # 2026-W47 starts (GMT)
-WEEK = "2026-W47"
-SLACK_POST, TEAMS_POST, TEAMS_CHANNEL = "1795000000.000100", "1795000000999", "19:abc@thread.tacv2"
-CSV_HEADER = (
-    "kind,platform,channel,post_id,theme,prompt,message_id,member,display_name,text,reaction,created_at,edited_at"
-)
-FORMULA = '=HYPERLINK("http://evil.example","click")'
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -52,79 +43,7 @@ def db(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A database with a week of activity on both platforms, named by ENGAGEBOT_DB; the CLI runs in a temp dir."""
     path = workdir / "data" / "engagement.db"
     monkeypatch.setenv("ENGAGEBOT_DB", str(path))
-    library = load_library(DEFAULT_PROMPT_LIBRARY)
-    workforce = next(t for t in library.themes if t.name == "Workforce").prompts[0]
-    prevention = library.themes[0].prompts[0]
-    repo = Repository.open(path)
-    try:
-        repo.record_post(SLACK, "C1", SLACK_POST, workforce, MONDAY + timedelta(hours=10))
-        repo.record_post(TEAMS, TEAMS_CHANNEL, TEAMS_POST, prevention, MONDAY + timedelta(days=1, hours=10))
-        capture = Capture(repo)
-        at = MONDAY + timedelta(hours=10)
-        events: list[CaptureEvent] = [
-            ReplyPosted(
-                platform=SLACK,
-                channel_id="C1",
-                occurred_at=at + timedelta(minutes=4),
-                event_key="E1",
-                thread_id=SLACK_POST,
-                message_id="200.1",
-                user_id="U1",
-                text="Protected time for training",
-                display_name="Ada Lovelace",
-            ),
-            ReplyPosted(
-                platform=SLACK,
-                channel_id="C1",
-                occurred_at=at + timedelta(minutes=20),
-                event_key="E2",
-                thread_id=SLACK_POST,
-                message_id="200.2",
-                user_id="U2",
-                text=FORMULA,
-                display_name="+Mallory",
-            ),
-            ReplyEdited(
-                platform=SLACK,
-                channel_id="C1",
-                occurred_at=at + timedelta(minutes=30),
-                event_key="E3",
-                message_id="200.1",
-                text="Protected time for training and CPD",
-            ),
-            ReactionAdded(
-                platform=SLACK,
-                channel_id="C1",
-                occurred_at=at + timedelta(minutes=25),
-                event_key="E4",
-                target_id="200.1",
-                user_id="U2",
-                name="+1",
-            ),
-            ReplyPosted(
-                platform=TEAMS,
-                channel_id=TEAMS_CHANNEL,
-                occurred_at=MONDAY + timedelta(days=1, hours=10, minutes=10),
-                event_key="A1",
-                thread_id=TEAMS_POST,
-                message_id="1795000001000",
-                user_id="29:1abc",
-                text="Screening in the community",
-            ),
-            ReactionAdded(
-                platform=TEAMS,
-                channel_id=TEAMS_CHANNEL,
-                occurred_at=MONDAY + timedelta(days=1, hours=11),
-                event_key="A2",
-                target_id=TEAMS_POST,
-                user_id="29:1abc",
-                name="like",
-            ),
-        ]
-        for event in events:
-            capture.apply(event)
-    finally:
-        repo.close()
+    build_week(path)
     return path
 
 
@@ -201,10 +120,22 @@ def test_each_subcommand_has_help(capsys: pytest.CaptureFixture[str], name: str)
     options = {
         "demo": ["--db", "--weeks", "--seed"],
         "post": ["--theme", "--platform", "--channel", "--dry-run"],
-        "summary": ["--week", "--json"],
-        "export": ["--week", "--format", "--output"],
-        "prompts": ["--json"],
-        "forget": ["--member"],
+        "summary": ["--week", "--json", "--db"],
+        "export": [
+            "--week",
+            "--from",
+            "--to",
+            "--format",
+            "--replies-only",
+            "--anonymous",
+            "--excel",
+            "--output",
+            "--force",
+            "--member",
+            "--db",
+        ],
+        "prompts": ["--json", "--db"],
+        "forget": ["--member", "--yes", "--db"],
         "serve": [],
     }[name]
     for option in options:
@@ -374,6 +305,10 @@ def test_export_json_to_stdout(db: Path, capsys: pytest.CaptureFixture[str]) -> 
         "reaction": "like",
         "created_at": "2026-11-17T11:00:00+00:00",
         "edited_at": "",
+        "week": WEEK,
+        "local_date": "2026-11-17",
+        "local_time": "11:00:00",
+        "quote_consent": "",
     }
 
 
@@ -431,7 +366,7 @@ def test_prompts_text_lists_themes_and_prompts(db: Path, capsys: pytest.CaptureF
 
 
 def test_forget_erases_the_member(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "forget", "--member", "slack:U2")
+    code, out, err = run(capsys, "forget", "--member", "slack:U2", "--yes")
     assert code == 0
     assert "Traceback" not in err
     assert out.startswith("erased slack:U2: 1 replies, 1 reactions")
@@ -443,10 +378,10 @@ def test_forget_erases_the_member(db: Path, capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys, "summary", "--week", WEEK, "--json")
     totals = json.loads(out)["totals"]
     assert (totals["replies"], totals["reactions"], totals["participants"]) == (2, 1, 2)
-    # forgetting twice, or someone never seen, is fine and says so
-    code, out, _ = run(capsys, "forget", "--member", "teams:29:never-seen")
+    # forgetting twice is fine and says so (the erasure is on record: the member was seen)
+    code, out, _ = run(capsys, "forget", "--member", "slack:U2", "--yes")
     assert code == 0
-    assert out.startswith("erased teams:29:never-seen: 0 replies, 0 reactions")
+    assert out.startswith("erased slack:U2: 0 replies, 0 reactions")
 
 
 def test_summary_uses_the_configured_timezone(

@@ -1,0 +1,59 @@
+"""`engagebot forget`: erase one member, after checking that they were ever seen and asking on a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.config import Settings
+from bot.errors import UsageError
+from bot.events import parse_member_id
+from cli import EXIT_FAILURE, EXIT_OK
+from storage.setup import close_engagement, member_ids_like, open_engagement
+
+
+def check_member(value: str) -> None:
+    try:
+        parse_member_id(value)
+    except ValueError as err:
+        raise UsageError(f"--member: {err}") from None
+
+
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    member = args.member
+    check_member(member)
+    engagement = open_engagement(settings, args.db, existing=True)
+    try:
+        stored = member_ids_like(engagement, member)
+        if member not in stored:
+            hint = f"; ids are case-sensitive: did you mean {' or '.join(stored)}?" if stored else ""
+            raise UsageError(f"{member} was never seen: nothing is stored about them{hint}")
+        if not args.yes:
+            data = engagement.member_data(member)
+            question = (
+                f"Erase everything stored about {member} ({len(data['replies'])} replies, "
+                f"{len(data['reactions'])} reactions) and stop capturing them? This cannot be undone."
+            )
+            if not confirm(question):
+                print("engagebot: nothing erased", file=sys.stderr)
+                return EXIT_FAILURE
+        counts = engagement.opt_out(member, requested_by="cli", reason="forget")
+    finally:
+        close_engagement(engagement)
+    print(
+        f"erased {member}: {counts.replies} replies, {counts.reactions} reactions; capture stopped "
+        "(the member can resume with optin)"
+    )
+    return EXIT_OK
+
+
+def confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal; without a terminal, refuse (scripts pass --yes)."""
+    try:
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):
+        interactive = False
+    if not interactive:
+        raise UsageError("forget asks before erasing, and standard input is not a terminal: pass --yes to confirm")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
