@@ -99,12 +99,6 @@ def test_serve_without_a_config_file_says_how_to_start(
     assert not (workdir / "t.db").exists()
 
 
-def test_demo_runs_without_a_config_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert app.main(["demo", "--weeks", "1", "--db", str(workdir / "demo.db")]) == 0
-    assert capsys.readouterr().out.startswith("Engagement summary ")
-    assert not (workdir / "engagebot.toml").exists()
-
-
 # -- encodings -------------------------------------------------------------------------------------------------------
 
 

@@ -155,7 +155,7 @@ async def test_cli_commands_run_against_the_database_while_serve_ingests(
                 cli(
                     serve, "export", "--week", WEEK, "--format", "json", "--output", str(tmp_path / f"x{round_no}.json")
                 ),
-                cli(serve, "forget", "--member", f"slack:{FORGOTTEN}"),
+                cli(serve, "forget", "--member", f"slack:{FORGOTTEN}", "--yes"),
             )
         stop.set()
         result = await stream

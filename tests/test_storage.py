@@ -221,7 +221,7 @@ def test_forget_leaves_no_text_in_the_database_files(
     repo.close()
 
     monkeypatch.setenv("ENGAGEBOT_DB", str(path))
-    assert app.main(["forget", "--member", "slack:U1"]) == 0
+    assert app.main(["forget", "--member", "slack:U1", "--yes"]) == 0
     out = capsys.readouterr().out
     assert "erased slack:U1: 2 replies, 1 reactions" in out
 
