@@ -1,4 +1,4 @@
-"""The Teams app package: manifest.json plus the two icons, zipped for upload to Teams (README.md, "Teams setup")."""
+"""The Teams app package: manifest.json plus the two icons, zipped for upload to Teams (docs/TEAMS.md)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import pytest
 import app
 from adapters.runtime import Runtime
 from bot.config import load_settings
+from bot.errors import ConfigError
 
 APP_ID = "00000000-0000-4000-8000-0000000000b0"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -218,3 +219,15 @@ def test_emulator_mode_does_not_pass_an_app_type_on(tmp_path: Path) -> None:
         assert runtime.teams is not None
     finally:
         runtime.close()
+
+
+def test_the_shipped_example_loads_once_credentials_are_set(workdir: Path) -> None:
+    example = Path(__file__).parent.parent / "engagebot.example.toml"
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ENGAGEBOT_TEAMS_EMULATOR": "1"}
+    settings = load_settings({"ENGAGEBOT_CONFIG": str(example), **env}, cwd=workdir)
+    assert [f"{c.platform.value}:{c.id}" for c in settings.channels] == [
+        "slack:C0123456789",
+        "teams:19:abcdef0123456789@thread.tacv2",
+    ]
+    with pytest.raises(ConfigError, match=r"channels\[0\]: a Slack channel, but SLACK_BOT_TOKEN is not set"):
+        load_settings({"ENGAGEBOT_CONFIG": str(example)}, cwd=workdir)
