@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bot.config import EXAMPLE_CONFIG, Settings, load_settings
+from bot.config_values import channel_id_of
 from bot.errors import BotError, ConfigError, StorageError, UsageError
 from bot.events import Platform
 from bot.summary import render_text
@@ -175,10 +176,15 @@ def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.posting import post_prompts
 
-    if args.channel and not args.platform:
+    channel = args.channel
+    if channel and not args.platform:
         raise UsageError("--channel needs --platform (slack or teams)")
+    if channel:
+        channel, problem = channel_id_of(Platform(args.platform), channel)
+        if problem:
+            raise UsageError(f"--channel {problem}")
     return asyncio.run(
-        post_prompts(settings, platform=args.platform, channel=args.channel, theme=args.theme, dry_run=args.dry_run)
+        post_prompts(settings, platform=args.platform, channel=channel, theme=args.theme, dry_run=args.dry_run)
     )
 
 

@@ -66,6 +66,16 @@ def db(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
         pytest.param(["forget", "--member", "irc:U1"], "engagebot: --member: 'irc:U1' is not a member id", id="irc"),
         pytest.param(["post", "--channel", "C1"], "engagebot: --channel needs --platform", id="channel"),
+        pytest.param(
+            ["post", "--platform", "slack", "--channel", "#general"],
+            "engagebot: --channel '#general' is a channel name, not its id: write the channel id (C… or G…)",
+            id="slack-channel-name",
+        ),
+        pytest.param(
+            ["post", "--platform", "teams", "--channel", "General"],
+            "engagebot: --channel 'General' is not a Teams channel id: write the id 19:…@thread.tacv2",
+            id="teams-channel-name",
+        ),
     ],
 )
 def test_invalid_input_is_a_clear_error(
