@@ -67,3 +67,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test inside its temp dir, so no engagebot.toml or .env of the checkout is read."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def db(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For CLI tests: a database with a week of activity on both platforms, named by ENGAGEBOT_DB."""
+    from tests.cli_support import build_week
+
+    path = workdir / "data" / "engagement.db"
+    monkeypatch.setenv("ENGAGEBOT_DB", str(path))
+    build_week(path)
+    return path

@@ -17,34 +17,18 @@ from bot.config import DEFAULT_PROMPT_LIBRARY
 from bot.prompts import load_library
 from bot.timeutil import IsoWeek
 from storage.repository import Repository
-from tests.cli_data import CSV_HEADER, FORMULA, SLACK_POST, TEAMS_CHANNEL, TEAMS_POST, WEEK, build_week
+from tests.cli_support import (
+    CSV_HEADER,
+    FORMULA,
+    SLACK_POST,
+    TEAMS_CHANNEL,
+    TEAMS_POST,
+    WEEK,
+    one_line_error,
+    run,
+)
 
 SUBCOMMANDS = ("serve", "demo", "post", "summary", "export", "prompts", "forget")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = app.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 2, (out, err)
-    assert out == ""
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-@pytest.fixture
-def db(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A database with a week of activity on both platforms, named by ENGAGEBOT_DB; the CLI runs in a temp dir."""
-    path = workdir / "data" / "engagement.db"
-    monkeypatch.setenv("ENGAGEBOT_DB", str(path))
-    build_week(path)
-    return path
 
 
 # -- input errors ------------------------------------------------------------------------------------------------

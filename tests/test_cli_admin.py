@@ -12,33 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import app
 from storage.repository import Repository
-from tests.cli_data import WEEK, build_week
+from tests.cli_support import WEEK, one_line_error, run
 
 APP_ID = "00000000-0000-4000-8000-0000000000b0"
-
-
-@pytest.fixture
-def db(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = workdir / "data" / "engagement.db"
-    monkeypatch.setenv("ENGAGEBOT_DB", str(path))
-    build_week(path)
-    return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = app.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code, out, err = run(capsys, *argv)
-    assert (code, out) == (2, ""), err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    return err.strip()
 
 
 def count(db: Path, table: str, member: str) -> int:
@@ -212,29 +189,11 @@ def test_teams_package_warns_about_example_urls(workdir: Path, capsys: pytest.Ca
         developer = json.loads(archive.read("manifest.json"))["developer"]
     assert developer["privacyUrl"] == developer["termsOfUseUrl"] == "https://example.org/engagebot"
 
-    code, _, err = run(
-        capsys,
-        "teams-package",
-        "--app-id",
-        APP_ID,
-        "--output",
-        str(workdir / "app2.zip"),
-        "--privacy-url",
-        "https://ipem.example/privacy",
-    )
-    assert code == 0
-    assert err.startswith("engagebot: warning: without --terms-url the package links https://example.org/engagebot")
-
-    code, _, err = run(
-        capsys,
-        "teams-package",
-        "--app-id",
-        APP_ID,
-        "--output",
-        str(workdir / "app3.zip"),
-        "--privacy-url",
-        "https://ipem.example/privacy",
-        "--terms-url",
-        "https://ipem.example/terms",
-    )
-    assert (code, err) == (0, "")
+    privacy, terms = ("--privacy-url", "https://ipem.example/privacy"), ("--terms-url", "https://ipem.example/terms")
+    for name, urls in (("app2.zip", privacy), ("app3.zip", privacy + terms)):
+        code, _, err = run(capsys, "teams-package", "--app-id", APP_ID, "--output", str(workdir / name), *urls)
+        assert code == 0
+        if urls == privacy:
+            assert err.startswith("engagebot: warning: without --terms-url the package links https://example.org/")
+        else:
+            assert err == ""

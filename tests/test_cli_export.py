@@ -14,31 +14,8 @@ from typing import Any
 
 import pytest
 
-import app
 from storage.repository import Repository
-from tests.cli_data import CSV_HEADER, SLACK_POST, TEAMS_POST, WEEK, add_later_reply, build_week
-
-
-@pytest.fixture
-def db(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = workdir / "data" / "engagement.db"
-    monkeypatch.setenv("ENGAGEBOT_DB", str(path))
-    build_week(path)
-    return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = app.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code, out, err = run(capsys, *argv)
-    assert (code, out) == (2, ""), err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    return err.strip()
+from tests.cli_support import CSV_HEADER, SLACK_POST, TEAMS_POST, WEEK, add_later_reply, one_line_error, run
 
 
 def export_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, Any]]:

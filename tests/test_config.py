@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import app
 from bot.config import DEFAULT_PROMPT_LIBRARY, ChannelConfig, TeamsSettings, load_settings
 from bot.errors import ConfigError
 from bot.events import Platform
+from tests.cli_support import one_line_error
 
 
 def write_config(workdir: Path, monkeypatch: pytest.MonkeyPatch, text: str, name: str = "engagebot.toml") -> Path:
@@ -18,17 +18,6 @@ def write_config(workdir: Path, monkeypatch: pytest.MonkeyPatch, text: str, name
     monkeypatch.setenv("ENGAGEBOT_CONFIG", str(path))
     monkeypatch.setenv("ENGAGEBOT_DB", str(workdir / "t.db"))
     return path
-
-
-def run_failing(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = app.main(list(argv or ["prompts"]))
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert out == ""
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 CREDENTIALS = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "ENGAGEBOT_TEAMS_EMULATOR": "1"}
@@ -249,7 +238,7 @@ def test_bad_config_file_value(
         monkeypatch.setenv(name, value)
     path = write_config(workdir, monkeypatch, text)
     for command in ("serve", "prompts"):
-        line = run_failing(capsys, command)
+        line = one_line_error(capsys, command)
         assert line.startswith(f"engagebot: {path}: {key}: ")
         assert reason in line
         if not reason.endswith(("not found", "unknown key", "'Astrology'", "is not a member id")):
@@ -261,7 +250,7 @@ def test_toml_syntax_error_names_file_and_line(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_config(workdir, monkeypatch, 'database = "x.db"\ntimezone = Europe/London\n')
-    line = run_failing(capsys, "summary", "--json")
+    line = one_line_error(capsys, "summary", "--json")
     assert line.startswith(f"engagebot: {path}: not valid TOML")
     assert "line 2" in line
 
@@ -270,13 +259,13 @@ def test_config_named_by_env_but_missing(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("ENGAGEBOT_CONFIG", str(workdir / "nowhere.toml"))
-    line = run_failing(capsys, "prompts")
+    line = one_line_error(capsys, "prompts")
     assert line == f"engagebot: {workdir / 'nowhere.toml'}: file not found"
 
 
 def test_default_config_is_read_from_the_working_directory(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "engagebot.toml").write_text('timezone = "Nowhere/Land"\n', encoding="utf-8")
-    line = run_failing(capsys, "prompts")
+    line = one_line_error(capsys, "prompts")
     assert line.startswith(f"engagebot: {workdir / 'engagebot.toml'}: timezone: ")
 
 
@@ -354,7 +343,7 @@ def test_bad_environment_value(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    line = run_failing(capsys, "prompts")
+    line = one_line_error(capsys, "prompts")
     assert line.startswith(f"engagebot: {key}: ")
     assert reason in line
     for secret in ("xoxb-1", "pw"):
@@ -363,7 +352,7 @@ def test_bad_environment_value(
 
 def test_dotenv_file_is_read_and_its_errors_reported(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\n", encoding="utf-8")
-    line = run_failing(capsys, "prompts")
+    line = one_line_error(capsys, "prompts")
     assert line.startswith("engagebot: SLACK_SIGNING_SECRET: is not set")
 
 
@@ -375,7 +364,7 @@ def test_bad_prompt_library_file_through_cli(
         '[[themes]]\nname = "A"\nprompts = ["one"]\n[[themes]]\nname = "a"\nprompts = ["two"]\n', encoding="utf-8"
     )
     write_config(workdir, monkeypatch, 'prompt_library = "library.toml"\n')
-    line = run_failing(capsys, "prompts", "--json")
+    line = one_line_error(capsys, "prompts", "--json")
     assert line == f"engagebot: {library}: themes[1].name: theme 'a' appears twice"
 
 

@@ -13,23 +13,13 @@ import app
 from adapters.runtime import Runtime
 from bot.config import load_settings
 from bot.errors import ConfigError
+from tests.cli_support import one_line_error
 
 APP_ID = "00000000-0000-4000-8000-0000000000b0"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SLACK_CHANNEL = '[[channels]]\nplatform = "slack"\nid = "C0123ABCD"\n'
 TEAMS_SUMMARY_CHANNEL = '[[summary_channels]]\nplatform = "teams"\nid = "19:abc@thread.tacv2"\n'
 LIBRARY = '# Thèmes\n[[themes]]\nname = "Café"\nprompts = ["Où en sommes-nous ?"]\n'
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = app.main(list(argv))
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    assert out == ""
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def configure(workdir: Path, monkeypatch: pytest.MonkeyPatch, text: str | bytes) -> Path:

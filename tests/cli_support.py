@@ -1,10 +1,13 @@
-"""A week of activity on both platforms in a real SQLite file, for the command-line tests."""
+"""For the command-line tests: running the CLI in-process, and a week of activity on both platforms in SQLite."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+import app
 from bot.capture import Capture
 from bot.config import DEFAULT_PROMPT_LIBRARY
 from bot.events import CaptureEvent, Platform, ReactionAdded, ReplyEdited, ReplyPosted
@@ -20,6 +23,24 @@ CSV_HEADER = (
     "week,local_date,local_time,quote_consent"
 )
 FORMULA = '=HYPERLINK("http://evil.example","click")'
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``engagebot ARGV`` in-process: exit code, standard output, standard error."""
+    code = app.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run a command that must fail as a user error: exit code 2, nothing on stdout, one line, no traceback."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
 
 
 def build_week(path: Path) -> None:
