@@ -1,0 +1,164 @@
+"""Capture writes: seen events, replies, edits, deletions, reactions and members (see bot.capture.CaptureStore)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from bot.events import Platform
+from bot.model import PostRecord, ReplyRecord
+from bot.timeutil import to_db, utc_now
+from storage.db import SQLiteDatabase
+from storage.records import post_record, reply_record
+
+
+class CaptureRecords(SQLiteDatabase):
+    """What the capture rules read and write; the rules themselves are in bot.capture."""
+
+    def event_seen(self, event_key: str) -> bool:
+        return self._one("SELECT 1 FROM seen_events WHERE event_key = ?", [event_key]) is not None
+
+    def mark_event_seen(self, event_key: str, platform: Platform) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO seen_events (event_key, platform, seen_at) VALUES (?, ?, ?)",
+            [event_key, platform.value, to_db(utc_now())],
+        )
+
+    def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None:
+        rows = self._rows(
+            "SELECT * FROM posts WHERE platform = ? AND channel_id = ? AND message_id = ?",
+            [platform.value, channel_id, message_id],
+        )
+        return post_record(rows[0]) if rows else None
+
+    def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None:
+        rows = self._rows(
+            "SELECT * FROM replies WHERE platform = ? AND channel_id = ? AND message_id = ?",
+            [platform.value, channel_id, message_id],
+        )
+        return reply_record(rows[0]) if rows else None
+
+    def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool:
+        sql = "SELECT 1 FROM deleted_messages WHERE platform = ? AND channel_id = ? AND message_id = ?"
+        return self._one(sql, [platform.value, channel_id, message_id]) is not None
+
+    def mark_deleted(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO deleted_messages (platform, channel_id, message_id, deleted_at) VALUES (?, ?, ?, ?)",
+            [platform.value, channel_id, message_id, to_db(at)],
+        )
+
+    def upsert_member(self, member: str, platform: Platform, user_id: str, display_name: str | None) -> None:
+        self.db.execute(
+            """INSERT INTO members (member_id, platform, user_id, display_name) VALUES (?, ?, ?, ?)
+               ON CONFLICT (member_id) DO UPDATE SET display_name = coalesce(excluded.display_name, display_name)""",
+            [member, platform.value, user_id, display_name],
+        )
+
+    def insert_reply(
+        self, post: PostRecord, message_id: str, member: str, text: str, at: datetime, edited_at: datetime | None
+    ) -> ReplyRecord:
+        cursor = self.db.execute(
+            """INSERT INTO replies (post_id, platform, channel_id, message_id, member_id, text, created_at, edited_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                post.id,
+                post.platform.value,
+                post.channel_id,
+                message_id,
+                member,
+                text,
+                to_db(at),
+                to_db(edited_at) if edited_at else None,
+            ],
+        )
+        return ReplyRecord(
+            cast(int, cursor.lastrowid),
+            post.id,
+            post.platform,
+            post.channel_id,
+            message_id,
+            member,
+            text,
+            at,
+            edited_at,
+        )
+
+    def update_reply_text(self, reply_id: int, text: str, edited_at: datetime) -> bool:
+        """Apply an edit unless a later edit is already stored (edits may arrive out of order)."""
+        cursor = self.db.execute(
+            "UPDATE replies SET text = ?, edited_at = ? WHERE id = ? AND (edited_at IS NULL OR edited_at <= ?)",
+            [text, to_db(edited_at), reply_id, to_db(edited_at)],
+        )
+        if cursor.rowcount > 0:
+            self._text_removed()
+        return cursor.rowcount > 0
+
+    def delete_reply(self, reply_id: int) -> None:
+        self.db.execute("DELETE FROM reactions WHERE reply_id = ?", [reply_id])
+        self.db.execute("DELETE FROM replies WHERE id = ?", [reply_id])
+        self._text_removed()
+
+    def resolve_reactions(
+        self, platform: Platform, channel_id: str, target_id: str, post_id: int, reply_id: int | None
+    ) -> None:
+        self.db.execute(
+            """UPDATE reactions SET post_id = ?, reply_id = ?
+               WHERE platform = ? AND channel_id = ? AND target_id = ? AND post_id IS NULL""",
+            [post_id, reply_id, platform.value, channel_id, target_id],
+        )
+
+    def set_reaction(
+        self,
+        *,
+        platform: Platform,
+        channel_id: str,
+        target_id: str,
+        member: str,
+        name: str,
+        at: datetime,
+        present: bool,
+        post_id: int | None,
+        reply_id: int | None,
+    ) -> bool:
+        """Record a reaction added (``present``) or removed; the later payload time wins, whatever the arrival order."""
+        key = [platform.value, channel_id, target_id, member, name]
+        row = self._rows(
+            """SELECT id, created_at, removed_at FROM reactions
+               WHERE platform = ? AND channel_id = ? AND target_id = ? AND member_id = ? AND name = ?""",
+            key,
+        )
+        stamp = to_db(at)
+        if not row:
+            self.db.execute(
+                """INSERT INTO reactions (platform, channel_id, target_id, member_id, name, created_at, removed_at,
+                                          post_id, reply_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [*key, stamp, None if present else stamp, post_id, reply_id],
+            )
+            return present
+        current = row[0]
+        last_change = max(current["created_at"], current["removed_at"] or "")
+        if stamp < last_change:
+            return False  # an older event arriving late
+        if present == (current["removed_at"] is None):
+            if stamp == last_change:
+                return False  # the same change again (added twice counts once)
+            # A later change of the same kind: the opposite change between them is late or lost. Keep the later
+            # time, so that the opposite change, if it arrives, is older than the last word and ignored.
+            column = "created_at" if present else "removed_at"
+            self.db.execute(f"UPDATE reactions SET {column} = ? WHERE id = ?", [stamp, current["id"]])
+            return True
+        if present:
+            self.db.execute(
+                "UPDATE reactions SET created_at = ?, removed_at = NULL WHERE id = ?", [stamp, current["id"]]
+            )
+        else:
+            self.db.execute("UPDATE reactions SET removed_at = ? WHERE id = ?", [stamp, current["id"]])
+        return True
+
+    def member_has_name(self, member: str) -> bool:
+        return self._one("SELECT display_name FROM members WHERE member_id = ?", [member]) is not None
+
+    def set_display_name(self, member: str, display_name: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE members SET display_name = ? WHERE member_id = ?", [display_name, member])

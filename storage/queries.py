@@ -1,0 +1,149 @@
+"""Reads: the weekly summary, member names and quotes, the export, and reconciliation's view of recent posts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from bot.events import Platform
+from bot.model import ActivityRow, PostRecord, ReactionRecord, ReplyRecord, WeekTotals
+from bot.timeutil import from_db, to_db
+from storage.db import SQLiteDatabase, batches, marks
+from storage.records import post_record, reaction_record, reply_record
+
+
+class Reads(SQLiteDatabase):
+    """Read-only queries (see bot.summary.SummarySource and bot.ports.Store)."""
+
+    # -- summaries ---------------------------------------------------------------------------------------------------
+
+    def posts_between(self, start: datetime, end: datetime) -> list[PostRecord]:
+        rows = self._rows(
+            "SELECT * FROM posts WHERE posted_at >= ? AND posted_at < ? ORDER BY posted_at, id",
+            [to_db(start), to_db(end)],
+        )
+        return [post_record(r) for r in rows]
+
+    def posts_by_ids(self, ids: Iterable[int]) -> dict[int, PostRecord]:
+        found: dict[int, PostRecord] = {}
+        for chunk in batches(ids):
+            for row in self._rows(f"SELECT * FROM posts WHERE id IN ({marks(chunk, '?')})", chunk):
+                found[row["id"]] = post_record(row)
+        return found
+
+    _WEEK_ACTIVITY = """
+        SELECT post_id, member_id, NULL AS name FROM replies WHERE created_at >= :start AND created_at < :end
+        UNION ALL
+        SELECT post_id, member_id, name FROM reactions
+        WHERE created_at >= :start AND created_at < :end AND post_id IS NOT NULL AND removed_at IS NULL"""
+
+    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]:
+        """Counted replies and reactions whose time falls in [start, end): a range scan on each table."""
+        return self.db.execute(self._WEEK_ACTIVITY, {"start": to_db(start), "end": to_db(end)}).fetchall()
+
+    def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
+        """Posts, replies, reactions and participants of [start, end), counted by SQLite."""
+        bounds = {"start": to_db(start), "end": to_db(end)}
+        posts = self._one("SELECT count(*) FROM posts WHERE posted_at >= :start AND posted_at < :end", bounds)
+        replies, reactions, participants = self.db.execute(
+            f"""SELECT count(name IS NULL OR NULL), count(name), count(DISTINCT member_id)
+                FROM ({self._WEEK_ACTIVITY})""",
+            bounds,
+        ).fetchone()
+        return WeekTotals(int(posts), int(replies), int(reactions), int(participants))
+
+    def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
+        """How many of ``members`` have no counted activity before ``start``: two index seeks per member
+        (idx_replies_member, and idx_reactions_counted_member of counted reactions), 500 members a statement."""
+        new = 0
+        for chunk in batches(members):
+            new += self._one(
+                f"""SELECT count(*) FROM (VALUES {marks(chunk, "(?)")}) AS m
+                    WHERE NOT EXISTS (SELECT 1 FROM replies r WHERE r.member_id = m.column1 AND r.created_at < ?)
+                      AND NOT EXISTS (SELECT 1 FROM reactions x
+                                      WHERE x.member_id = m.column1 AND x.created_at < ?
+                                        AND x.post_id IS NOT NULL AND x.removed_at IS NULL)""",
+                [*chunk, to_db(start), to_db(start)],
+            )
+        return new
+
+    def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
+        """Each post's first reply time: one statement per 500 posts, each post one seek on idx_replies_post."""
+        found: dict[int, datetime] = {}
+        for chunk in batches(post_ids):
+            rows = self.db.execute(
+                f"""SELECT p.column1, (SELECT min(created_at) FROM replies WHERE post_id = p.column1)
+                    FROM (VALUES {marks(chunk, "(?)")}) AS p""",
+                chunk,
+            ).fetchall()
+            found.update((post_id, from_db(first)) for post_id, first in rows if first is not None)
+        return found
+
+    def member_names(self, members: Iterable[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for chunk in batches(members):
+            for row in self._rows(
+                f"SELECT member_id, display_name FROM members WHERE member_id IN ({marks(chunk, '?')})"
+                " AND display_name IS NOT NULL",
+                chunk,
+            ):
+                names[row["member_id"]] = row["display_name"]
+        return names
+
+    def quote_candidates(self, start: datetime, end: datetime, emoji: str) -> list[dict[str, Any]]:
+        """Replies of the week by members who consented to be quoted, with their counted reactions."""
+        return self._rows(
+            """SELECT r.id, r.post_id, r.text, r.created_at,
+                      (SELECT count(*) FROM reactions x WHERE x.reply_id = r.id AND x.removed_at IS NULL) AS reactions
+               FROM replies r
+               WHERE r.created_at >= :start AND r.created_at < :end AND r.text != ''
+                 AND (EXISTS (SELECT 1 FROM consents c WHERE c.member_id = r.member_id AND c.kind = 'quote')
+                      OR EXISTS (SELECT 1 FROM reactions q WHERE q.member_id = r.member_id AND q.name = :emoji
+                                 AND q.post_id IS NOT NULL AND q.removed_at IS NULL))""",
+            {"start": to_db(start), "end": to_db(end), "emoji": emoji},
+        )
+
+    # -- export ------------------------------------------------------------------------------------------------------
+
+    def replies_between(self, start: datetime, end: datetime) -> list[ReplyRecord]:
+        rows = self._rows(
+            "SELECT * FROM replies WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
+            [to_db(start), to_db(end)],
+        )
+        return [reply_record(r) for r in rows]
+
+    def reactions_between(self, start: datetime, end: datetime) -> list[ReactionRecord]:
+        rows = self._rows(
+            """SELECT * FROM reactions WHERE created_at >= ? AND created_at < ?
+               AND post_id IS NOT NULL AND removed_at IS NULL ORDER BY created_at, id""",
+            [to_db(start), to_db(end)],
+        )
+        return [reaction_record(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        tables = ("posts", "replies", "reactions", "members", "optouts")
+        return {name: int(self._one(f"SELECT count(*) FROM {name}")) for name in tables}
+
+    # -- reconciliation (see adapters.reconcile) ---------------------------------------------------------------------
+
+    def recent_posts(self, platform: Platform, since: datetime) -> list[PostRecord]:
+        """The platform's posts made at or after ``since``, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM posts WHERE platform = ? AND posted_at >= ? ORDER BY posted_at, id",
+            [platform.value, to_db(since)],
+        )
+        return [post_record(r) for r in rows]
+
+    def post_replies(self, post_id: int) -> list[ReplyRecord]:
+        """The stored replies in one post's thread, oldest first."""
+        rows = self._rows("SELECT * FROM replies WHERE post_id = ? ORDER BY created_at, id", [post_id])
+        return [reply_record(r) for r in rows]
+
+    def reactions_on(self, platform: Platform, channel_id: str, target_id: str) -> list[ReactionRecord]:
+        """Every stored reaction row on one message: counted, removed and not yet resolved alike."""
+        rows = self._rows(
+            "SELECT * FROM reactions WHERE platform = ? AND channel_id = ? AND target_id = ? ORDER BY id",
+            [platform.value, channel_id, target_id],
+        )
+        return [reaction_record(r) for r in rows]
