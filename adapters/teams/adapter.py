@@ -62,7 +62,7 @@ from bot.timeutil import parse_platform_time, utc_now
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # "adapters.teams" for every module of the package
 
 MAX_REUSED_CLIENTS = 64
 LOCAL_BOT_APP_ID = "engagebot-local"  # send_message_to_teams_channel needs a non-empty id (PLATFORM_NOTES §2.4)

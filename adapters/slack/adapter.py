@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
     from adapters.runtime import Runtime
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # "adapters.slack" for every module of the package
 
 __all__ = [
     "MalformedPayload",
