@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack import MalformedPayload, edit_from_slack, reply_from_slack
+from adapters.slack.mapping import MalformedPayload, edit_from_slack, reply_from_slack
 from bot.capture import Outcome
 from bot.config import Settings
 from bot.errors import AdapterError, UsageError

@@ -18,7 +18,7 @@ from storage.repository import Repository
 from storage.setup import open_engagement
 
 if TYPE_CHECKING:
-    from adapters.slack import SlackAdapter
+    from adapters.slack.adapter import SlackAdapter
     from adapters.teams import TeamsAdapter
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,11 @@ class Runtime:
         capture = Capture(repo, require_opt_in=settings.consent == "opt-in")
         runtime = cls(settings, repo, engagement, capture, Commands(engagement, posters), posters)
         if settings.slack is not None:
-            from adapters.slack import SlackAdapter
+            from adapters.slack.adapter import SlackAdapter
 
-            runtime.slack = SlackAdapter(settings.slack, runtime)
+            runtime.slack = SlackAdapter(
+                settings.slack, capture=capture, commands=runtime.commands, names=repo, is_admin=settings.is_admin
+            )
             posters[Platform.SLACK] = runtime.slack.poster
         if with_teams:
             from adapters.teams import TeamsAdapter

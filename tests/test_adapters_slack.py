@@ -25,16 +25,15 @@ from slack_sdk.signature import SignatureVerifier
 
 import app as engagebot_app
 from adapters.runtime import Runtime
-from adapters.slack import (
-    SlackAdapter,
-    card_blocks,
-    card_text,
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.mapping import (
     deletion_from_slack,
     edit_from_slack,
     event_from_slack,
     reaction_from_slack,
     reply_from_slack,
 )
+from adapters.slack.render import card_blocks, card_text
 from bot.config import load_settings
 from bot.events import Platform, ReactionAdded, ReactionRemoved, ReplyDeleted, ReplyEdited, ReplyPosted
 from bot.model import PostRecord
