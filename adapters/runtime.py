@@ -19,7 +19,7 @@ from storage.setup import open_engagement
 
 if TYPE_CHECKING:
     from adapters.slack.adapter import SlackAdapter
-    from adapters.teams import TeamsAdapter
+    from adapters.teams.adapter import TeamsAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ class Runtime:
             )
             posters[Platform.SLACK] = runtime.slack.poster
         if with_teams:
-            from adapters.teams import TeamsAdapter
+            from adapters.teams.adapter import TeamsAdapter
 
-            runtime.teams = TeamsAdapter(settings.teams, runtime)
+            runtime.teams = TeamsAdapter(settings.teams, capture=capture, commands=runtime.commands, store=repo)
             posters[Platform.TEAMS] = runtime.teams.poster
         return runtime
 

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import app
 from adapters.runtime import Runtime
-from adapters.teams import TeamsAdapter, card_to_adaptive, command_text, parse_activity
+from adapters.teams.adapter import TeamsAdapter
+from adapters.teams.mapping import command_text, parse_activity
+from adapters.teams.render import card_to_adaptive
 from adapters.teams_package import build_package
 from bot.config import load_settings
 from bot.errors import AdapterError, NoConversationReference, UsageError
@@ -114,7 +116,13 @@ def build_runtime(tmp_path: Path, env: dict[str, str] | None = None, *, credenti
         runtime = Runtime.build(settings)
     else:
         runtime = Runtime.build(settings, with_teams=False)
-        runtime.teams = TeamsAdapter(settings.teams, runtime, credentials_factory=credentials)
+        runtime.teams = TeamsAdapter(
+            settings.teams,
+            capture=runtime.capture,
+            commands=runtime.commands,
+            store=runtime.repo,
+            credentials_factory=credentials,
+        )
         runtime.posters[Platform.TEAMS] = runtime.teams.poster
     assert runtime.teams is not None
     runtime.teams.poster.base_delay = 0.0

@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 
 import app as engagebot_app
 from adapters.runtime import Runtime
-from adapters.teams import TeamsAdapter
+from adapters.teams.adapter import TeamsAdapter
 from bot.config import load_settings
 from bot.events import Platform
 from bot.model import PostRecord
@@ -126,7 +126,13 @@ class LoopRig:
         settings = load_settings(env, cwd=self.tmp_path)
         if self.connector is not None and settings.teams.auth_enabled:
             self.runtime = Runtime.build(settings, with_teams=False)
-            teams = TeamsAdapter(settings.teams, self.runtime, credentials_factory=OfflineCredentialFactory())
+            teams = TeamsAdapter(
+                settings.teams,
+                capture=self.runtime.capture,
+                commands=self.runtime.commands,
+                store=self.runtime.repo,
+                credentials_factory=OfflineCredentialFactory(),
+            )
             self.runtime.teams = teams
             self.runtime.posters[Platform.TEAMS] = teams.poster
         else:

@@ -1,5 +1,4 @@
-"""The Teams adapter (being split into one module per concern; these names move with it)."""
-
-from adapters.teams.adapter import TeamsAdapter, card_to_adaptive, command_text, parse_activity
-
-__all__ = ["TeamsAdapter", "card_to_adaptive", "command_text", "parse_activity"]
+"""Microsoft Teams: activity mapping, Adaptive Cards, posting, the activity handler, conversation references,
+file consent and Bot Framework auth. It may import ``bot``, botbuilder/botframework and aiohttp; never ``storage``
+(it gets the store's narrow protocols) nor the rest of ``adapters``.
+"""

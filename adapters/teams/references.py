@@ -1,0 +1,109 @@
+"""Teams conversation references: saved from every team activity (on install, for each channel of the team), and
+read back to post into a channel proactively."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+from typing import Any, Protocol
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.schema import Activity, ActivityTypes, ConversationReference
+
+from adapters.teams.mapping import channel_data, id_of, team_channel_id, team_id_of, tenant_id_of
+from bot.errors import AdapterError, NoConversationReference
+from bot.timeutil import utc_now
+
+logger = logging.getLogger(__package__)
+
+__all__ = ["ConversationReferences", "ReferenceStore"]
+
+
+class ReferenceStore(Protocol):
+    """What conversation references need of storage (``storage.repository.Repository`` has it)."""
+
+    def save_conversation_ref(
+        self,
+        channel_id: str,
+        team_id: str | None,
+        tenant_id: str | None,
+        service_url: str,
+        reference_json: str,
+        at: datetime,
+    ) -> None: ...
+    def get_conversation_ref(self, channel_id: str) -> dict[str, Any] | None: ...
+
+
+class ConversationReferences:
+    """How to reach each Teams channel; a reference already stored by this process is not written again."""
+
+    def __init__(self, store: ReferenceStore) -> None:
+        self.store = store
+        self._known_refs: dict[str, str] = {}  # channel id -> service url already stored by this process
+
+    async def remember(self, turn_context: TurnContext) -> None:
+        """Store how to reach the channel of any team activity; on install, every channel of the team."""
+        activity = turn_context.activity
+        channel = team_channel_id(activity)
+        if channel is None or not activity.service_url:
+            return
+        channels = [channel]
+        selected = id_of((channel_data(activity).get("settings") or {}).get("selectedChannel"))
+        if selected:
+            channels.append(selected)
+        if self._bot_installed(activity):
+            channels += await self._team_channels(turn_context)
+        for channel_id in dict.fromkeys(channels):
+            self._save_reference(activity, channel_id)
+
+    def _bot_installed(self, activity: Activity) -> bool:
+        bot_id = getattr(activity.recipient, "id", None)
+        added = activity.members_added or []
+        return activity.type == ActivityTypes.conversation_update and any(
+            getattr(m, "id", None) == bot_id for m in added
+        )
+
+    async def _team_channels(self, turn_context: TurnContext) -> list[str]:
+        team_id = team_id_of(turn_context.activity)
+        if team_id is None:
+            return []
+        try:
+            client = await TeamsInfo.get_teams_connector_client(turn_context)
+            result = await asyncio.to_thread(client.teams.get_teams_channels, team_id)  # synchronous client
+        except Exception as err:  # the listing is a convenience; the install reference is stored anyway
+            logger.warning("teams channel listing failed team=%s error=%s", team_id, type(err).__name__)
+            return []
+        return [str(c.id) for c in getattr(result, "conversations", None) or [] if getattr(c, "id", None)]
+
+    def _save_reference(self, activity: Activity, channel_id: str) -> None:
+        service_url = str(activity.service_url)
+        if self._known_refs.get(channel_id) == service_url:
+            return
+        reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id = None
+        if reference.conversation is not None and reference.conversation.id:
+            reference.conversation.id = str(reference.conversation.id).partition(";messageid=")[0]
+        self.store.save_conversation_ref(
+            channel_id,
+            team_id_of(activity),
+            tenant_id_of(activity),
+            service_url,
+            json.dumps(reference.serialize()),
+            utc_now(),
+        )
+        self._known_refs[channel_id] = service_url
+        logger.info("teams conversation reference stored channel=%s", channel_id)
+
+    def reference_for(self, channel_id: str) -> ConversationReference:
+        if not channel_id.startswith("19:"):  # a personal (a:…) or group chat: prompts go to team channels only
+            raise AdapterError("prompts are posted in team channels: @mention engagebot with `post` in the channel")
+        row = self.store.get_conversation_ref(channel_id)
+        if row is None:
+            raise NoConversationReference(
+                f"engagebot does not know Teams channel {channel_id} yet: install the app in its team first "
+                "(or @mention the bot in that channel)"
+            )
+        return ConversationReference().deserialize(json.loads(row["reference"]))
