@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import app as engagebot_app
-from adapters.reconcile import Reconciler
 from adapters.runtime import Runtime
+from adapters.slack.reconcile import Reconciler
 from bot.config import load_settings
 from bot.model import PostRecord
 from tests.fakes import (

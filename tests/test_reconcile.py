@@ -19,11 +19,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-import adapters.reconcile as reconcile_module
+import adapters.slack.reconcile as reconcile_module
 import app as engagebot_app
-from adapters.reconcile import ProgressBar, Reconciler, reconcile_loop
 from adapters.runtime import Runtime
 from adapters.server import serve
+from adapters.slack.reconcile import ProgressBar, Reconciler, reconcile_loop
 from bot.config import Settings, load_settings
 from bot.events import Platform
 from bot.prompts import Prompt

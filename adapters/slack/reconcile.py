@@ -50,7 +50,7 @@ from bot.timeutil import from_slack_ts
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("adapters.reconcile")  # the name its log lines have always had
 
 DAY = timedelta(days=1)
 DEFAULT_PAUSE_SECONDS = 1.2  # ~50 calls a minute: Slack's Tier 3, which conversations.replies and reactions.get share
