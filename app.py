@@ -204,7 +204,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters.slack.reconcile import reconcile_now
+    from adapters.reconcile import reconcile_now
 
     return asyncio.run(reconcile_now(settings, args.days))
 

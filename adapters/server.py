@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from adapters.maintenance import maintenance_loop
+from adapters.reconcile import reconcile_loop
 from adapters.runtime import Runtime
-from adapters.slack.reconcile import reconcile_loop
 from bot.config import Settings
 from bot.scheduler import Scheduler
 

@@ -125,7 +125,7 @@ class Reads(SQLiteDatabase):
         tables = ("posts", "replies", "reactions", "members", "optouts")
         return {name: int(self._one(f"SELECT count(*) FROM {name}")) for name in tables}
 
-    # -- reconciliation (see adapters.reconcile) ---------------------------------------------------------------------
+    # -- reconciliation (see adapters.slack.reconcile) ---------------------------------------------------------------
 
     def recent_posts(self, platform: Platform, since: datetime) -> list[PostRecord]:
         """The platform's posts made at or after ``since``, oldest first."""

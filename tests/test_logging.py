@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import app as engagebot_app
+from adapters.reconcile import reconciler_for
 from adapters.runtime import Runtime
-from adapters.slack.reconcile import Reconciler
 from bot.config import load_settings
 from bot.model import PostRecord
 from tests.fakes import (
@@ -206,7 +206,7 @@ async def test_reconciliation_logs_counts_only(rig: Rig, logs: Collect) -> None:
         async def sleep(self, seconds: float) -> None:
             return None
 
-    result = await Reconciler(rig.runtime, pause=0, clock=Clock()).run()
+    result = await reconciler_for(rig.runtime, pause=0, clock=Clock()).run()
     assert result.replies_added == 1
     assert result.posts_failed == 1  # reactions.get answered an error whose text must not be logged
     assert_clean(logs)

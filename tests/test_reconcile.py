@@ -1,4 +1,4 @@
-"""Reconciliation after downtime (adapters/reconcile.py): what Slack shows in `conversations.replies` and
+"""Reconciliation after downtime (adapters/slack/reconcile.py): what Slack shows in `conversations.replies` and
 `reactions.get` for the recent posts is brought into the database through the capture rules, with platform times,
 so a week's figures come out as if no event had been missed; rate limits are honoured; `engagebot reconcile` shows a
 progress bar; `serve` reconciles at start and daily."""
@@ -21,9 +21,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import adapters.slack.reconcile as reconcile_module
 import app as engagebot_app
+from adapters.reconcile import ProgressBar, reconcile_loop, reconciler_for
 from adapters.runtime import Runtime
 from adapters.server import serve
-from adapters.slack.reconcile import ProgressBar, Reconciler, reconcile_loop
+from adapters.slack.reconcile import Reconciler
 from bot.config import Settings, load_settings
 from bot.events import Platform
 from bot.prompts import Prompt
@@ -180,7 +181,7 @@ class Bot:
 
     def reconciler(self, clock: FixedClock | None = None, **kwargs: Any) -> Reconciler:
         clock = clock or FixedClock(datetime(2024, 11, 30, 12, tzinfo=UTC))
-        return Reconciler(self.runtime, pause=0, clock=clock, **kwargs)
+        return reconciler_for(self.runtime, pause=0, clock=clock, **kwargs)
 
     def summary(self) -> dict[str, Any]:
         return self.runtime.engagement.summary(WEEK).as_json()
@@ -418,7 +419,9 @@ async def test_rate_limits_are_honoured(world: Callable[[str], Any]) -> None:
         pauses.append(seconds)
 
     started = time.monotonic()
-    reconciler = Reconciler(bot.runtime, pause=0.25, clock=FixedClock(datetime(2024, 11, 30, tzinfo=UTC)), sleep=record)
+    reconciler = reconciler_for(
+        bot.runtime, pause=0.25, clock=FixedClock(datetime(2024, 11, 30, tzinfo=UTC)), sleep=record
+    )
     result = await reconciler.run()
     assert time.monotonic() - started >= 1.0  # Retry-After: 1 was waited for
     assert result.replies_added == 1

@@ -20,19 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TextIO
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mapping import MalformedPayload, edit_from_slack, reply_from_slack
-from bot.capture import Outcome
-from bot.config import Settings
-from bot.errors import AdapterError, UsageError
+from bot.capture import Capture, Outcome
+from bot.errors import AdapterError
 from bot.events import (
     CaptureEvent,
     Platform,
@@ -43,16 +42,12 @@ from bot.events import (
     member_id,
     parse_member_id,
 )
-from bot.model import PostRecord
+from bot.model import PostRecord, ReactionRecord, ReplyRecord
 from bot.scheduler import Clock, SystemClock
 from bot.timeutil import from_slack_ts
 
-if TYPE_CHECKING:
-    from adapters.runtime import Runtime
-
 logger = logging.getLogger("adapters.reconcile")  # the name its log lines have always had
 
-DAY = timedelta(days=1)
 DEFAULT_PAUSE_SECONDS = 1.2  # ~50 calls a minute: Slack's Tier 3, which conversations.replies and reactions.get share
 PAGE_SIZE = 200
 SETTLE = timedelta(seconds=60)  # what happened this close to reading the thread may still be on its way as an event
@@ -78,6 +73,15 @@ class ReconcileResult:
         return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
 
 
+class ReconcileStore(Protocol):
+    """What reconciliation reads from storage (``storage.repository.Repository`` has it); it writes through Capture."""
+
+    def recent_posts(self, platform: Platform, since: datetime) -> list[PostRecord]: ...
+    def post_replies(self, post_id: int) -> list[ReplyRecord]: ...
+    def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None: ...
+    def reactions_on(self, platform: Platform, channel_id: str, target_id: str) -> list[ReactionRecord]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     user_id: str | None
@@ -85,29 +89,32 @@ class Identity:
 
 
 class Reconciler:
-    """Reconciles the Slack posts of one runtime; ``run`` may be called again (daily)."""
+    """Reconciles the Slack posts of the last ``days`` days; ``run`` may be called again (daily)."""
 
     def __init__(
         self,
-        runtime: Runtime,
+        client: AsyncWebClient,
+        store: ReconcileStore,
+        capture: Capture,
         *,
+        days: int,
         pause: float | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        if runtime.slack is None:
-            raise UsageError("Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
-        self.runtime = runtime
-        self.client = runtime.slack.client  # its retry handlers honour 429 Retry-After and retry 5xx
+        self.client = client  # the adapter's: its retry handlers honour 429 Retry-After and retry 5xx
+        self.store = store
+        self.capture = capture
+        self.days = days  # the default period, in days back from now
         self.pause = DEFAULT_PAUSE_SECONDS if pause is None else pause
         self.clock = clock or SystemClock()
         self.sleep = sleep or asyncio.sleep
         self._calls = 0
 
     async def run(self, days: int | None = None, progress: Progress | None = None) -> ReconcileResult:
-        days = self.runtime.settings.reconcile_days if days is None else days
+        days = self.days if days is None else days
         result = ReconcileResult()
-        posts = self.runtime.repo.recent_posts(Platform.SLACK, self.clock.now() - timedelta(days=days))
+        posts = self.store.recent_posts(Platform.SLACK, self.clock.now() - timedelta(days=days))
         if progress is not None:
             progress(0, len(posts))
         if posts:
@@ -189,7 +196,7 @@ class Reconciler:
         for message in messages:
             self._reply(post, message, identity, result)
         # Stored replies Slack no longer has were deleted while nobody listened.
-        for reply in self.runtime.repo.post_replies(post.id):
+        for reply in self.store.post_replies(post.id):
             if reply.message_id not in listed and reply.created_at < read_at - SETTLE:
                 event = ReplyDeleted(
                     platform=Platform.SLACK,
@@ -200,7 +207,7 @@ class Reconciler:
                 )
                 if self._apply(event):
                     result.replies_deleted += 1
-        targets = [post.message_id] + [r.message_id for r in self.runtime.repo.post_replies(post.id)]
+        targets = [post.message_id] + [r.message_id for r in self.store.post_replies(post.id)]
         for target in targets:
             await self._target_reactions(post, target, identity, result)
 
@@ -214,7 +221,7 @@ class Reconciler:
         if posted is None or posted.thread_id != post.message_id or posted.user_id == identity.user_id:
             return  # the root, a bot's or the app's own message, or not a member's reply
         edit = self._edit(post, message)
-        stored = self.runtime.repo.find_reply(Platform.SLACK, post.channel_id, posted.message_id)
+        stored = self.store.find_reply(Platform.SLACK, post.channel_id, posted.message_id)
         if stored is None:
             if self._apply(edit or posted):
                 result.replies_added += 1
@@ -244,9 +251,7 @@ class Reconciler:
     ) -> None:
         read_at = self.clock.now()
         listed = await self._reactions(post, target, identity)
-        stored = {
-            (r.member_id, r.name): r for r in self.runtime.repo.reactions_on(Platform.SLACK, post.channel_id, target)
-        }
+        stored = {(r.member_id, r.name): r for r in self.store.reactions_on(Platform.SLACK, post.channel_id, target)}
         target_at = from_slack_ts(target)
         common: dict[str, Any] = {"platform": Platform.SLACK, "channel_id": post.channel_id, "target_id": target}
         for user, name in sorted(listed):
@@ -270,7 +275,7 @@ class Reconciler:
                 result.reactions_removed += 1
 
     def _apply(self, event: CaptureEvent) -> bool:
-        return self.runtime.capture.apply(event) is Outcome.STORED
+        return self.capture.apply(event) is Outcome.STORED
 
 
 def _error_name(err: Exception) -> str:
@@ -281,67 +286,3 @@ def _error_name(err: Exception) -> str:
             return code
         return f"http_{err.response.status_code}"  # no code, or not one of Slack's: never echo it
     return type(err).__name__
-
-
-# -- in serve: at start, then daily --------------------------------------------------------------------------------
-
-
-async def reconcile_loop(runtime: Runtime, clock: Clock | None = None, *, pause: float | None = None) -> None:
-    """Reconcile at start and then once a day; a failure is logged (without payloads) and tried the next day."""
-    clock = clock or SystemClock()
-    reconciler = Reconciler(runtime, pause=pause, clock=clock)
-    while True:
-        try:
-            await reconciler.run()
-        except Exception as err:  # reconciliation must never stop the server
-            logger.error("reconcile failed error=%s", type(err).__name__)
-        await clock.sleep(DAY.total_seconds())
-
-
-# -- `engagebot reconcile` -----------------------------------------------------------------------------------------
-
-
-class ProgressBar:
-    """``reconcile [########------------]  4/10 posts`` on stderr, redrawn in place on a terminal."""
-
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        if total == 0:
-            self.stream.write("reconcile: no Slack posts in the period\n")
-            self.stream.flush()
-            return
-        filled = self.width * done // total
-        line = f"reconcile [{'#' * filled}{'-' * (self.width - filled)}] {done:>{len(str(total))}}/{total} posts"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if done == total else ""))
-        elif done == total or done == 0 or filled != self._last:
-            self.stream.write(line + "\n")
-        self._last = filled
-        self.stream.flush()
-
-
-async def reconcile_now(settings: Settings, days: int | None = None, *, stream: TextIO | None = None) -> int:
-    """`engagebot reconcile [--days N]`: reconcile once, with a progress bar on stderr."""
-    from adapters.runtime import Runtime
-
-    if settings.slack is None:
-        raise UsageError("Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
-    runtime = Runtime.build(settings, with_teams=False)
-    out = stream or sys.stderr
-    try:
-        result = await Reconciler(runtime).run(days, ProgressBar(out))
-    finally:
-        await runtime.aclose()
-    out.write(
-        f"reconciled {result.posts} posts: {result.replies_added} replies added, {result.replies_edited} edited, "
-        f"{result.replies_deleted} deleted; {result.reactions_added} reactions added, "
-        f"{result.reactions_removed} removed"
-        + (f"; {result.posts_failed} posts failed (see the log)" if result.posts_failed else "")
-        + "\n"
-    )
-    return 0
