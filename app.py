@@ -21,7 +21,7 @@ from bot.summary import render_text
 from cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from cli.export import cmd_export
 from cli.members import cmd_forget
-from storage.setup import close_engagement, open_engagement, posted_channels
+from storage.setup import close_engagement, open_engagement
 
 logger = logging.getLogger("engagebot")
 
@@ -189,18 +189,11 @@ def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters.demo import SLACK_CHANNEL, SLACK_WORKFORCE, TEAMS_CHANNEL, run_demo
+    from adapters.demo.run import run_demo
 
-    db = Path(args.db)
-    if db.exists() or db.is_symlink():  # the demo deletes and recreates its file: only ever one it made itself
-        channels = posted_channels(db)
-        if not channels or not channels <= {SLACK_CHANNEL, SLACK_WORKFORCE, TEAMS_CHANNEL}:
-            raise UsageError(
-                f"{db} holds data that is not from the demo (the demo only replaces its own files): use another --db"
-            )
     if "LOG_LEVEL" not in os.environ:  # the demo's own report is the output; per-event lines would bury it
         configure_logging("ERROR")
-    return asyncio.run(run_demo(settings, db, weeks=args.weeks, seed=args.seed))
+    return asyncio.run(run_demo(settings, Path(args.db), weeks=args.weeks, seed=args.seed))
 
 
 def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
+from contextlib import closing
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from bot.errors import StorageError
 from bot.events import Platform
 from bot.model import ActivityRow, PostRecord, ReactionRecord, ReplyRecord, WeekTotals
 from bot.timeutil import from_db, to_db
@@ -147,3 +151,16 @@ class Reads(SQLiteDatabase):
             [platform.value, channel_id, target_id],
         )
         return [reaction_record(r) for r in rows]
+
+    # -- another file, read only (see adapters.demo.run) ---------------------------------------------------------
+
+    @staticmethod
+    def post_channels(path: str | Path) -> set[str]:
+        """The channel ids of the posts in the database file at ``path``, read without creating, migrating or writing
+        it (it may not be engagebot's); StorageError when it is not a SQLite database with a posts table."""
+        try:
+            with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
+                rows = conn.execute("SELECT DISTINCT channel_id FROM posts").fetchall()
+        except sqlite3.DatabaseError as err:
+            raise StorageError(f"cannot read database {path}: {err}") from None
+        return {row[0] for row in rows}

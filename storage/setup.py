@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 from bot.config import Settings
@@ -57,16 +55,6 @@ def member_ids_like(engagement: Engagement, member: str) -> list[str]:
     union = " UNION ".join(f"SELECT member_id FROM {table} WHERE member_id = :m COLLATE NOCASE" for table in tables)
     found = sorted(row[0] for row in repo.db.execute(union, {"m": member}).fetchall())
     return sorted(found, key=lambda m: m != member)
-
-
-def posted_channels(path: Path) -> set[str] | None:
-    """The channel ids with posts in the engagebot database at ``path``, read without changing it; None when the
-    file is not an engagebot database."""
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            return {row[0] for row in conn.execute("SELECT DISTINCT channel_id FROM posts").fetchall()}
-    except sqlite3.DatabaseError:
-        return None
 
 
 def close_engagement(engagement: Engagement) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.demo import simulate
+from adapters.demo.run import simulate
 from app import main
 from bot.config import load_settings
 from bot.events import Platform

@@ -1,5 +1,4 @@
-"""`engagebot demo` (being split into stand-ins, driver and run; these names move with it)."""
-
-from adapters.demo.driver import run_demo, simulate
-
-__all__ = ["run_demo", "simulate"]
+"""`engagebot demo`: local stand-ins for the platforms, the driver that plays simulated members through the real
+adapters, and the run. It may import ``bot``, ``storage``, ``adapters.runtime`` and aiohttp's test utilities
+(its stand-ins are local servers); the simulated community itself is ``bot.demo``.
+"""
