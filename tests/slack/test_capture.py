@@ -1162,7 +1162,7 @@ def _manifest_list(text: str, key: str) -> list[str]:
 
 
 def test_manifest_requests_exactly_what_the_adapter_uses() -> None:
-    text = (Path(__file__).parent.parent / "adapters" / "manifests" / "slack.yaml").read_text(encoding="utf-8")
+    text = (Path(__file__).parent.parent.parent / "adapters" / "manifests" / "slack.yaml").read_text(encoding="utf-8")
     assert sorted(_manifest_list(text, "bot")) == sorted(
         [
             "chat:write",
