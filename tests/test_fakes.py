@@ -1,4 +1,4 @@
-"""The fakes in tests/fakes.py, checked against the real slack_sdk, slack_bolt and botbuilder libraries."""
+"""The fakes in tests/fakes/, checked against the real slack_sdk, slack_bolt and botbuilder libraries."""
 
 from __future__ import annotations
 

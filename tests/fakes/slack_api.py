@@ -1,0 +1,280 @@
+"""Fake Slack Web API (aiohttp, 127.0.0.1): methods, the upload URLs of ``files_upload_v2`` and response URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.fakes.ids import MICROS, SLACK_APP_ID, SLACK_BOT_ID, SLACK_BOT_USER_ID, SLACK_TEAM_ID, format_ts
+
+__all__ = ["FakeSlackAPI", "SlackCall", "UploadedFile"]
+
+
+class SlackCall(TypedDict):
+    """One Web API call as the fake received it: query string, form or JSON body merged into ``args``."""
+
+    method: str
+    args: dict[str, Any]
+    auth: str | None
+
+
+@dataclass(slots=True, kw_only=True)
+class UploadedFile:
+    """A file sent through ``files_upload_v2``: declared in step 1, bytes in step 2, shared in step 3."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None = None
+    snippet_type: str | None = None
+    data: bytes | None = None
+    title: str | None = None
+    completed: bool = False
+    channel_id: str | None = None
+    initial_comment: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _SlackFailure:
+    status: int
+    error: str | None
+    retry_after: int | None
+
+
+@dataclass
+class FakeSlackAPI:
+    """Fake Slack Web API: ``GET``/``POST /api/{method}``, the upload URLs of ``files_upload_v2`` and response URLs.
+
+    ``AsyncWebClient`` sends ``chat.*`` as JSON, ``auth.test`` and ``files.*`` as query strings, and ``users.info``,
+    ``conversations.replies`` and ``reactions.get`` as **GET** requests, so all of these are parsed into ``args``.
+    Serve it with ``TestServer(fake.app())`` or ``async with fake.serve() as server``; point the client at
+    ``server.make_url("/api/")`` and set ``response_url`` to ``server.make_url("/commands/T111/1/abc")``.
+    """
+
+    team_id: str = SLACK_TEAM_ID
+    bot_user_id: str = SLACK_BOT_USER_ID
+    bot_id: str = SLACK_BOT_ID
+    ts_start: float = 1732350000.0001
+    ts_step: float = 1.0
+    ts_queue: list[str] = field(default_factory=list)  # explicit ts values, used first, in order
+    display_names: dict[str, str] = field(default_factory=dict)  # user id -> display name ("Member <id>" if unset)
+    replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (channel, thread_ts) -> msgs
+    reactions: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (channel, ts) -> reactions
+    calls: list[SlackCall] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # JSON bodies POSTed to /commands/...
+    uploads: dict[str, UploadedFile] = field(default_factory=dict)  # file id -> upload
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before answering
+    _failures: dict[str, deque[_SlackFailure]] = field(default_factory=dict, init=False, repr=False)
+    _ts_counter: int = field(default=0, init=False, repr=False)
+    _file_counter: int = field(default=0, init=False, repr=False)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("GET", "/api/{method}", self._api)
+        app.router.add_route("POST", "/api/{method}", self._api)
+        app.router.add_post("/upload/v1/{file_id}", self._upload)
+        app.router.add_post("/commands/{tail:.*}", self._response_url)
+        return app
+
+    @asynccontextmanager
+    async def serve(self) -> AsyncIterator[TestServer]:
+        server = TestServer(self.app(), host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield server
+        finally:
+            await server.close()
+
+    def fail_next(
+        self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = 0, times: int = 1
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail (they are still recorded in ``calls``).
+
+        ``status=429`` answers ``{"ok": false, "error": "ratelimited"}`` with ``Retry-After: <retry_after>``;
+        ``error="channel_not_found"`` answers HTTP 200 ``{"ok": false, "error": ...}``; ``status=500``/``503`` answers
+        a plain-text body, or the JSON error when ``error`` is given.
+        """
+        failure = _SlackFailure(status=status, error=error, retry_after=retry_after)
+        self._failures.setdefault(method, deque()).extend([failure] * times)
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [call for call in self.calls if call["method"] == method]
+
+    def next_ts(self) -> str:
+        if self.ts_queue:
+            return self.ts_queue.pop(0)
+        micros = round(self.ts_start * MICROS) + self._ts_counter * round(self.ts_step * MICROS)
+        self._ts_counter += 1
+        return format_ts(micros)
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _slack_request_args(request)
+        self.calls.append({"method": method, "args": args, "auth": request.headers.get("Authorization")})
+        if method in self.delays:
+            await asyncio.sleep(self.delays[method])
+        queued = self._failures.get(method)
+        if queued:
+            return _slack_failure_response(queued.popleft())
+        return web.json_response(self._answer(method, args, request))
+
+    def _answer(self, method: str, args: dict[str, Any], request: web.Request) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://engage-test.slack.com/",
+                "team": "Engage Test",
+                "user": "engagebot",
+                "team_id": self.team_id,
+                "user_id": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "is_enterprise_install": False,
+            }
+        if method == "chat.postMessage":
+            ts = self.next_ts()
+            message: dict[str, Any] = {
+                "type": "message",
+                "text": args.get("text", ""),
+                "user": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "app_id": SLACK_APP_ID,
+                "team": self.team_id,
+                "ts": ts,
+            }
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self.next_ts()}  # Slack names it message_ts here, not ts
+        if method == "conversations.open":  # the DM with a user; Slack answers with its channel id
+            return {"ok": True, "channel": {"id": f"D{args.get('users')}"}}
+        if method in ("chat.update", "chat.delete"):
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
+        if method == "users.info":
+            return {"ok": True, "user": self._user(str(args.get("user", "")))}
+        if method == "conversations.replies":
+            key = (str(args.get("channel")), str(args.get("ts")))
+            if key not in self.replies:
+                return {"ok": False, "error": "thread_not_found"}
+            return {
+                "ok": True,
+                "messages": self.replies[key],
+                "has_more": False,
+                "response_metadata": {"next_cursor": ""},
+            }
+        if method == "reactions.get":
+            channel, ts = str(args.get("channel")), str(args.get("timestamp"))
+            got: dict[str, Any] = {"type": "message", "ts": ts}
+            if self.reactions.get((channel, ts)):
+                got["reactions"] = self.reactions[(channel, ts)]
+            return {"ok": True, "type": "message", "channel": channel, "message": got}
+        if method == "files.getUploadURLExternal":
+            self._file_counter += 1
+            file_id = f"F{self._file_counter:010d}"
+            self.uploads[file_id] = UploadedFile(
+                file_id=file_id,
+                filename=str(args.get("filename")),
+                length=int(args.get("length", 0)),
+                alt_txt=args.get("alt_txt"),
+                snippet_type=args.get("snippet_type"),
+            )
+            upload_url = request.url.with_path(f"/upload/v1/{file_id}").with_query(None)
+            return {"ok": True, "upload_url": str(upload_url), "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(args)
+        return {"ok": True}
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        name = self.display_names.get(user_id, f"Member {user_id}")
+        return {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": user_id.lower(),
+            "real_name": name,
+            "deleted": False,
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": False,
+            "tz": "Europe/London",
+            "profile": {
+                "display_name": name,
+                "display_name_normalized": name,
+                "real_name": name,
+                "real_name_normalized": name,
+            },
+        }
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = json.loads(args["files"]) if isinstance(args.get("files"), str) else args.get("files", [])
+        shared = []
+        for item in files:
+            upload = self.uploads.get(item["id"])
+            if upload is None or upload.data is None:
+                return {"ok": False, "error": "file_not_found"}
+            upload.title = item.get("title")
+            upload.completed = True
+            upload.channel_id = args.get("channel_id") or args.get("channels")
+            upload.initial_comment = args.get("initial_comment")
+            upload.thread_ts = args.get("thread_ts")
+            shared.append(
+                {
+                    "id": upload.file_id,
+                    "name": upload.filename,
+                    "title": upload.title,
+                    "size": len(upload.data),
+                    "mimetype": "text/plain",
+                }
+            )
+        return {"ok": True, "files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="file_not_found")
+        if request.content_type == "multipart/form-data":  # browsers and curl send multipart; slack_sdk sends raw bytes
+            form = await request.post()
+            parts = [value for value in form.values() if isinstance(value, web.FileField)]
+            data = parts[0].file.read() if parts else b""
+        else:
+            data = await request.read()
+        upload.data = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok", content_type="text/plain")
+
+
+async def _slack_request_args(request: web.Request) -> dict[str, Any]:
+    args: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        raw = await request.text()
+        if raw:
+            args.update(json.loads(raw))
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                args[key] = {"filename": value.filename, "content_type": value.content_type, "data": value.file.read()}
+            else:
+                args[key] = value
+    return args
+
+
+def _slack_failure_response(failure: _SlackFailure) -> web.Response:
+    headers = {}
+    if failure.status == 429:
+        if failure.retry_after is not None:
+            headers["Retry-After"] = str(failure.retry_after)
+        return web.json_response({"ok": False, "error": failure.error or "ratelimited"}, status=429, headers=headers)
+    if failure.status >= 500 and failure.error is None:
+        return web.Response(status=failure.status, text="Service Unavailable", content_type="text/plain")
+    return web.json_response({"ok": False, "error": failure.error or "fatal_error"}, status=failure.status)
