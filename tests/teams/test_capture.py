@@ -1,0 +1,138 @@
+"""Install, post and capture: references stored, prompts posted as new threads, replies, reactions, edits and
+deletions in a prompt's thread stored, everything else never."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.timeutil import from_db
+from tests.fakes import (
+    TEAMS_BOT_ID,
+    TEAMS_CHANNEL_ID,
+    TEAMS_TEAM_ID,
+    TEAMS_TENANT_ID,
+    teams_channel_reply,
+    teams_edit,
+    teams_install_conversation_update,
+    teams_message_reaction,
+    teams_soft_delete,
+)
+from tests.teams.harness import OTHER_CHANNEL, Harness, adaptive_content, card_texts
+
+# --------------------------------------------------------------------------------------------------------------------
+# install, post, capture
+
+
+async def test_install_stores_references_and_a_post_is_a_new_thread(harness: Harness) -> None:
+    assert await harness.send(teams_install_conversation_update(service_url=harness.url)) == 201
+
+    refs = {row["channel_id"]: row for row in harness.rows("SELECT * FROM conversation_refs")}
+    assert set(refs) == {TEAMS_TEAM_ID, TEAMS_CHANNEL_ID}  # General (the install) + the team's channel listing
+    assert refs[TEAMS_CHANNEL_ID]["service_url"] == harness.url
+    assert (refs[TEAMS_CHANNEL_ID]["team_id"], refs[TEAMS_CHANNEL_ID]["tenant_id"]) == (TEAMS_TEAM_ID, TEAMS_TENANT_ID)
+    stored = json.loads(refs[TEAMS_TEAM_ID]["reference"])
+    assert (stored["conversation"]["id"], stored["serviceUrl"], stored["bot"]["id"]) == (
+        TEAMS_TEAM_ID,
+        harness.url,
+        TEAMS_BOT_ID,
+    )
+    assert harness.connector.calls_to("get_team_channels")[0]["conversation_id"] == TEAMS_TEAM_ID
+
+    before = datetime.now(UTC)
+    post = await harness.runtime.engagement.post_prompt(harness.adapter.poster, TEAMS_CHANNEL_ID)
+
+    (created,) = harness.connector.calls_to("create_conversation")
+    assert created["body"]["isGroup"] is True
+    assert created["body"]["channelData"]["channel"]["id"] == TEAMS_CHANNEL_ID
+    texts = card_texts(adaptive_content(created["body"]["activity"]))
+    assert texts[0] == post.theme
+    assert texts[1] == post.prompt
+    assert "Reply in this thread" in texts[2]
+    assert "**optout**" in texts[3]  # the one-line notice, with inline code shown as bold
+    assert created["auth"] is None  # emulator mode: no outbound token
+    (row,) = harness.rows("SELECT * FROM posts")
+    assert (row["platform"], row["channel_id"], row["message_id"]) == ("teams", TEAMS_CHANNEL_ID, "1732350000001")
+    assert before <= from_db(row["posted_at"]) <= datetime.now(UTC)
+
+
+async def test_replies_reactions_edits_and_deletes_in_the_prompt_thread(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    post = await harness.install_and_post()
+    url, root = harness.url, post.message_id
+    reply = teams_channel_reply("Zebra crossings first", root_id=root, activity_id="1732350000500", service_url=url)
+    bob: dict[str, Any] = {"user_id": "29:1user-bob", "user_name": "Bob"}
+
+    assert await harness.send(reply) == 201
+    assert await harness.send(reply) == 201  # the same delivery again: stored once
+    (stored,) = harness.rows("SELECT * FROM replies")
+    assert (stored["message_id"], stored["member_id"], stored["text"]) == (
+        "1732350000500",
+        "teams:29:1user-alice",
+        "Zebra crossings first",
+    )
+    assert from_db(stored["created_at"]) == datetime.fromisoformat(reply["timestamp"].replace("Z", "+00:00"))
+    assert harness.rows("SELECT display_name FROM members WHERE member_id = 'teams:29:1user-alice'") == [
+        {"display_name": "Alice"}
+    ]
+
+    on_post = teams_message_reaction("like", reply_to_id=root, service_url=url, **bob)
+    on_reply = teams_message_reaction("heart", reply_to_id="1732350000500", root_id=root, service_url=url, **bob)
+    for activity in (on_post, on_post, on_reply):
+        assert await harness.send(activity) == 201
+    live = "SELECT target_id, name, member_id FROM reactions WHERE removed_at IS NULL ORDER BY name"
+    assert harness.rows(live) == [
+        {"target_id": "1732350000500", "name": "heart", "member_id": "teams:29:1user-bob"},
+        {"target_id": root, "name": "like", "member_id": "teams:29:1user-bob"},
+    ]
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    removed = teams_message_reaction("like", reply_to_id=root, removed=True, service_url=url, timestamp=later, **bob)
+    assert await harness.send(removed) == 201
+    assert [r["name"] for r in harness.rows(live)] == ["heart"]
+    off_reply = teams_message_reaction(
+        "heart", reply_to_id="1732350000500", root_id=root, removed=True, service_url=url, timestamp=later, **bob
+    )
+    assert await harness.send(off_reply) == 201
+    assert harness.rows(live) == []
+    assert await harness.send(on_reply | {"id": "f:again", "timestamp": (later + timedelta(seconds=1)).isoformat()})
+    assert [r["name"] for r in harness.rows(live)] == ["heart"]  # added again after its removal
+
+    edit = teams_edit("Zebra crossings, then prevention", message_id="1732350000500", root_id=root, service_url=url)
+    assert await harness.send(edit) == 201
+    (edited,) = harness.rows("SELECT text, edited_at FROM replies")
+    assert edited["text"] == "Zebra crossings, then prevention"
+    assert edited["edited_at"] is not None
+
+    delete = teams_soft_delete(message_id="1732350000500", root_id=root, service_url=url, timestamp=later)
+    assert await harness.send(delete) == 201
+    assert harness.count("replies") == 0
+    assert harness.rows("SELECT name FROM reactions WHERE target_id = '1732350000500'") == []  # gone with the reply
+    assert harness.count("deleted_messages") == 1
+    assert "Zebra" not in caplog.text  # message text never reaches the logs at INFO
+    assert "teams ReplyPosted" in caplog.text
+
+
+async def test_messages_outside_prompt_threads_are_never_stored(harness: Harness) -> None:
+    post = await harness.install_and_post()
+    url = harness.url
+    activities = [
+        # a new top-level channel message: its conversation id ends in its own id
+        teams_channel_reply("lunch?", root_id="1732350000900", activity_id="1732350000900", service_url=url),
+        # a reply in a thread that is not a prompt
+        teams_channel_reply("sure", root_id="1732350000900", activity_id="1732350000901", service_url=url),
+        # the right thread id, but another channel
+        teams_channel_reply("hm", root_id=post.message_id, channel_id=OTHER_CHANNEL, service_url=url),
+        teams_edit("lunch!", message_id="1732350000900", service_url=url),
+        teams_message_reaction("like", reply_to_id="1732350000901", root_id="1732350000900", service_url=url),
+    ]
+    for activity in activities:
+        assert await harness.send(activity) == 201
+    assert (harness.count("replies"), harness.count("members")) == (0, 0)
+    assert harness.rows("SELECT post_id FROM reactions") in ([], [{"post_id": None}])  # unresolved, never counted
+    assert harness.rows("SELECT 1 FROM replies WHERE text LIKE '%lunch%'") == []
