@@ -7,6 +7,7 @@
 - Each platform package (``adapters.slack``, ``adapters.teams``) imports nothing of ``storage`` and, of
   ``adapters``, only its own modules: it gets the services it uses, never the runtime.
 - No module of those packages is longer than MAX_LINES.
+- The README's layout tree lists every module of those packages, and nothing that does not exist.
 """
 
 from __future__ import annotations
@@ -171,6 +172,26 @@ def test_no_module_is_too_long_to_read_in_one_sitting(project) -> None:
     assert long == {}
 
 
+def readme_tree(readme: str) -> set[str]:
+    """The paths of the README's layout tree (two spaces of indent per level), e.g. ``adapters/slack/mapping.py``."""
+    block = readme.split("\nLayout (", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    stack: list[str] = []
+    paths = set()
+    for line in block.splitlines():
+        depth = (len(line) - len(line.lstrip())) // 2
+        stack[depth:] = [line.split()[0]]
+        paths.add("".join(stack))
+    return paths
+
+
+def test_the_readme_layout_tree_matches_the_code(project) -> None:
+    files, _, _ = project
+    listed = readme_tree((ROOT / "README.md").read_text(encoding="utf-8"))
+    modules = {str(path.relative_to(ROOT)) for path in files.values() if path.name != "__init__.py"}
+    assert {p for p in listed if p.endswith(".py") and p.startswith(PACKAGES)} == modules
+    assert sorted(p for p in listed if not (ROOT / p).exists()) == []
+
+
 # -- the checker itself finds what it is meant to find --------------------------------------------------------------
 
 
@@ -202,6 +223,11 @@ def test_a_cycle_through_a_lazy_import_is_found(tmp_path: Path) -> None:
     assert violations(files, every) == [
         f"{files['adapters.slack.adapter']}:3: adapters.slack.adapter imports adapters.runtime.Runtime"
     ]
+
+
+def test_the_readme_tree_is_read_by_indentation() -> None:
+    readme = "text\n\nLayout (one way):\n\n```text\nbot/   core\n  a.py   x\nadapters/\n  slack/\n    m.py  y\n```\n"
+    assert readme_tree(readme) == {"bot/", "bot/a.py", "adapters/", "adapters/slack/", "adapters/slack/m.py"}
 
 
 @pytest.mark.parametrize(
