@@ -129,8 +129,27 @@ def _figures_by(
     return {k: Figures(posts[k], grouped_replies[k], grouped_reactions[k], people[k]) for k in keys}
 
 
-def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary:
-    start, end = week.bounds(tz)
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The figures of any span [start, end): what a weekly summary shows, and what a report shows for its period."""
+
+    start: datetime
+    end: datetime
+    totals: Figures
+    new_participants: int
+    median_minutes_to_first_reply: float | None
+    by_platform: dict[Platform, Figures]
+    by_theme: list[tuple[str, Figures]]
+    by_post: list[PostFigures]
+    top_reactions: list[tuple[str, int]]
+
+    @property
+    def returning_participants(self) -> int:
+        return self.totals.participants - self.new_participants
+
+
+def build_period(source: SummarySource, start: datetime, end: datetime) -> Period:
+    """Count the activity in [start, end) by the rules of SPEC §8 (a week's summary is this over one week)."""
     posts_made = source.posts_between(start, end)
     activity = source.activity_between(start, end)
     posts = {p.id: p for p in posts_made}
@@ -174,15 +193,12 @@ def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary
     ]
     median = round(statistics.median(waits), 1) if waits else None
 
-    return Summary(
-        week=week,
+    return Period(
         start=start,
         end=end,
-        timezone=tz.key,
         totals=totals,
         new_participants=source.count_new_participants(members, start),
         median_minutes_to_first_reply=median,
-        previous=source.week_totals(*week.previous().bounds(tz)),
         by_platform=by_platform,
         by_theme=sorted(by_theme.items(), key=lambda kv: (-kv[1].replies, -kv[1].reactions, kv[0])),
         by_post=sorted(
@@ -190,6 +206,24 @@ def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary
             key=lambda pf: (-pf.figures.replies, -pf.figures.reactions, pf.post.posted_at, pf.post.id),
         ),
         top_reactions=sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REACTIONS],
+    )
+
+
+def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary:
+    period = build_period(source, *week.bounds(tz))
+    return Summary(
+        week=week,
+        start=period.start,
+        end=period.end,
+        timezone=tz.key,
+        totals=period.totals,
+        new_participants=period.new_participants,
+        median_minutes_to_first_reply=period.median_minutes_to_first_reply,
+        previous=source.week_totals(*week.previous().bounds(tz)),
+        by_platform=period.by_platform,
+        by_theme=period.by_theme,
+        by_post=period.by_post,
+        top_reactions=period.top_reactions,
     )
 
 

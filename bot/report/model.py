@@ -1,0 +1,206 @@
+"""What the leadership report is made from: plain data gathered through one storage Protocol.
+
+``gather`` asks a ``ReportSource`` (the storage layer) for a range of ISO weeks. The weekly figures are
+``bot.summary.build_summary`` itself, so every week in a report equals ``engagebot summary --week W --json``; the
+period's own figures (participants over the whole period, new participants, median time to first reply) and the
+previous period's are ``bot.summary.build_period`` over [start, end). Everything after ``gather`` is pure.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.events import Platform
+from bot.model import ActivityRow, PostRecord, WeekTotals
+from bot.summary import Period, Summary, SummarySource, build_period, build_summary
+from bot.timeutil import IsoWeek
+
+ChannelKey = tuple[Platform, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportReply:
+    """One counted reply of the period, as the text analysis needs it. ``member_id`` is never printed."""
+
+    id: int
+    post_id: int
+    theme: str
+    platform: Platform
+    member_id: str
+    text: str  # "" once retention has blanked it
+    created_at: datetime
+    quote_ok: bool  # the member's quote consent in force when the report is made
+    reactions: int  # counted reactions on this reply
+
+
+class ReportSource(SummarySource, Protocol):
+    """Everything the report needs from storage: the summary's queries plus these two."""
+
+    def report_replies(self, start: datetime, end: datetime, quote_emoji: str) -> list[ReportReply]:
+        """Every counted reply created in [start, end), oldest first (ties by id), with the post's theme and
+        platform, the member's current quote consent (``quote ok``, or the quote emoji by the consent rules) and
+        the number of counted reactions on it. Members who opted out or were erased have no rows to return."""
+        ...
+
+    def channel_names(self, channels: Iterable[ChannelKey]) -> dict[ChannelKey, str]:
+        """Readable names ("#policy-views", "Healthcare science") of those channels whose name is known."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """Distinct members behind the reply and reaction counts of one span, overall and by slice."""
+
+    repliers: int = 0
+    reactors: int = 0
+    by_platform: dict[Platform, tuple[int, int]] = field(default_factory=dict)  # (repliers, reactors)
+    by_theme: dict[str, tuple[int, int]] = field(default_factory=dict)
+    by_post: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    first: IsoWeek
+    last: IsoWeek
+    timezone: str
+    start: datetime
+    end: datetime
+    weeks: tuple[Summary, ...]  # one per ISO week, first to last
+    week_people: tuple[People, ...]
+    period: Period
+    period_people: People
+    previous: Period  # the same number of weeks just before
+    previous_people: People
+    replies: tuple[ReportReply, ...]  # the period's, oldest first
+    themes: tuple[str, ...]  # display order: the library's themes, then any others with activity
+    platforms: tuple[Platform, ...]  # platforms with posts or activity in the period
+    channel_names: dict[ChannelKey, str]
+
+    @property
+    def posts(self) -> dict[int, PostRecord]:
+        return {item.post.id: item.post for item in self.period.by_post}
+
+
+class _Remembering:
+    """A SummarySource that reads each span's activity once: the figures and the people behind them share it."""
+
+    def __init__(self, source: SummarySource) -> None:
+        self.source = source
+        self.activity: dict[tuple[datetime, datetime], list[ActivityRow]] = {}
+
+    def posts_between(self, start: datetime, end: datetime) -> list[PostRecord]:
+        return self.source.posts_between(start, end)
+
+    def posts_by_ids(self, ids: Iterable[int]) -> dict[int, PostRecord]:
+        return self.source.posts_by_ids(ids)
+
+    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]:
+        if (start, end) not in self.activity:
+            self.activity[start, end] = self.source.activity_between(start, end)
+        return self.activity[start, end]
+
+    def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
+        return self.source.week_totals(start, end)
+
+    def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
+        return self.source.first_reply_at(post_ids)
+
+    def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
+        return self.source.count_new_participants(members, start)
+
+
+def people(activity: Iterable[ActivityRow], posts: dict[int, PostRecord]) -> People:
+    """Count the distinct repliers and reactors of some activity rows, overall and by platform, theme and post."""
+
+    def pair() -> tuple[set[str], set[str]]:
+        return set(), set()
+
+    everyone = pair()
+    by_platform: dict[Platform, tuple[set[str], set[str]]] = defaultdict(pair)
+    by_theme: dict[str, tuple[set[str], set[str]]] = defaultdict(pair)
+    by_post: dict[int, tuple[set[str], set[str]]] = defaultdict(pair)
+    for post_id, member, name in activity:
+        post = posts[post_id]
+        kind = 0 if name is None else 1
+        everyone[kind].add(member)
+        by_platform[post.platform][kind].add(member)
+        by_theme[post.theme][kind].add(member)
+        by_post[post_id][kind].add(member)
+
+    def sizes(sets: tuple[set[str], set[str]]) -> tuple[int, int]:
+        return len(sets[0]), len(sets[1])
+
+    return People(
+        repliers=len(everyone[0]),
+        reactors=len(everyone[1]),
+        by_platform={k: sizes(v) for k, v in by_platform.items()},
+        by_theme={k: sizes(v) for k, v in by_theme.items()},
+        by_post={k: sizes(v) for k, v in by_post.items()},
+    )
+
+
+def week_range(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:
+    """The ISO weeks from ``first`` to ``last`` inclusive (empty when ``last`` is before ``first``)."""
+    weeks = []
+    week = first
+    while week <= last:
+        weeks.append(week)
+        year, number, _ = (week.monday() + timedelta(days=7)).isocalendar()
+        week = IsoWeek(year, number)
+    return weeks
+
+
+def gather(
+    source: ReportSource,
+    first: IsoWeek,
+    last: IsoWeek,
+    tz: ZoneInfo,
+    *,
+    quote_emoji: str = "speech_balloon",
+    themes: Sequence[str] = (),
+) -> ReportData:
+    """Read everything a report of the weeks ``first``..``last`` shows. ``themes``: the library's order."""
+    weeks = week_range(first, last)
+    if not weeks:
+        raise ValueError(f"the report period is empty: {first} is after {last}")
+    remembering = _Remembering(source)
+    start, end = weeks[0].bounds(tz)[0], weeks[-1].bounds(tz)[1]
+    previous_first = weeks[0]
+    for _ in weeks:
+        previous_first = previous_first.previous()
+    previous_start = previous_first.bounds(tz)[0]
+
+    summaries = tuple(build_summary(remembering, week, tz) for week in weeks)
+    period = build_period(remembering, start, end)
+    previous = build_period(remembering, previous_start, start)
+    posts = {item.post.id: item.post for s in summaries for item in s.by_post}
+    posts.update({item.post.id: item.post for p in (period, previous) for item in p.by_post})
+
+    def people_of(span_start: datetime, span_end: datetime) -> People:
+        return people(remembering.activity_between(span_start, span_end), posts)
+
+    active = [name for name, figures in period.by_theme if figures.replies or figures.reactions or figures.posts]
+    ordered = [*themes, *sorted(set(active) - set(themes))]
+    platforms = tuple(p for p, f in period.by_platform.items() if f.posts or f.replies or f.reactions)
+    return ReportData(
+        first=weeks[0],
+        last=weeks[-1],
+        timezone=tz.key,
+        start=start,
+        end=end,
+        weeks=summaries,
+        week_people=tuple(people_of(s.start, s.end) for s in summaries),
+        period=period,
+        period_people=people_of(start, end),
+        previous=previous,
+        previous_people=people_of(previous_start, start),
+        replies=tuple(source.report_replies(start, end, quote_emoji)),
+        themes=tuple(ordered),
+        platforms=platforms,
+        channel_names=source.channel_names(sorted({(p.platform, p.channel_id) for p in posts.values()})),
+    )

@@ -1,0 +1,192 @@
+"""Report sections as HTML fragments: the charts, the prompts that landed, what members said, cross-theme concerns."""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot.events import Platform
+from bot.report.build import Report
+from bot.report.charts import Series, Value, fmt, heatmap, horizontal_bars, shown, stacked_columns
+from bot.report.insight import ThemeInsight
+
+PLATFORM_LABELS = {Platform.SLACK: "Slack", Platform.TEAMS: "Teams"}
+
+
+def esc(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def week_labels(report: Report) -> list[str]:
+    return [f"W{s.week.week:02d}" for s in report.data.weeks]
+
+
+def participants_chart(report: Report) -> str:
+    f, weeks = report.figures, range(len(report.data.weeks))
+    return stacked_columns(
+        "chart-participants",
+        "Participants per week, new and returning",
+        week_labels(report),
+        [
+            Series("new", "s-new", [f.show("week", i, "new") for i in weeks]),
+            Series("returning", "s-returning", [f.show("week", i, "returning") for i in weeks]),
+        ],
+        [f.show("week", i, "participants") for i in weeks],
+        unit="participants",
+    )
+
+
+def replies_chart(report: Report) -> str:
+    f, weeks = report.figures, range(len(report.data.weeks))
+    platforms = [p for p in Platform if p in report.data.platforms] or list(Platform)
+    return stacked_columns(
+        "chart-replies",
+        "Replies per week by platform",
+        week_labels(report),
+        [
+            Series(PLATFORM_LABELS[p], f"s-{p.value}", [f.show("week", i, "replies", p.value) for i in weeks])
+            for p in platforms
+        ],
+        [f.show("week", i, "replies") for i in weeks],
+        unit="replies",
+    )
+
+
+def heatmap_chart(report: Report) -> str:
+    f, weeks = report.figures, range(len(report.data.weeks))
+    themes = list(report.data.themes)
+    values: list[list[Value]] = [[f.show("week", i, "replies", "theme", t) for i in weeks] for t in themes]
+    return heatmap("chart-heatmap", "Replies per theme and week", themes, week_labels(report), values, unit="replies")
+
+
+def themes_chart(report: Report) -> str:
+    f = report.figures
+    rows = [(t, f.show("period", "replies", "theme", t)) for t in report.data.themes]
+    rows.sort(key=lambda tv: (isinstance(tv[1], str), -float(tv[1]) if not isinstance(tv[1], str) else 0, tv[0]))
+    return horizontal_bars("chart-themes", "Replies by theme over the period", rows, unit="replies")
+
+
+def _figure(chart: str, caption: str, note: str, wide: bool = False) -> str:
+    css = ' class="wide"' if wide else ""
+    return f"<figure{css}><figcaption>{esc(caption)} <span>{esc(note)}</span></figcaption>{chart}</figure>"
+
+
+def charts(report: Report) -> str:
+    return (
+        '<section><h2>Participation over time</h2><div class="charts">'
+        + _figure(participants_chart(report), "Participants per week", "new (first time) and returning")
+        + _figure(replies_chart(report), "Replies per week", "by platform")
+        + _figure(heatmap_chart(report), "Replies per theme and week", "darker is more", wide=True)
+        + _figure(themes_chart(report), "Replies by theme", "whole period", wide=True)
+        + "</div></section>"
+    )
+
+
+def prompts(report: Report) -> str:
+    """The prompts ranked by engagement over the period: whole text, theme, platform and channel."""
+    data, f = report.data, report.figures
+    ranked = [item for item in data.period.by_post if item.figures.replies or item.figures.reactions]
+    listed = ranked[: report.options.prompts_listed]
+    rows = []
+    for rank, item in enumerate(listed, 1):
+        post = item.post
+        channel = data.channel_names.get((post.platform, post.channel_id))
+        where = f"{PLATFORM_LABELS[post.platform]} · " + (channel or f"a {PLATFORM_LABELS[post.platform]} channel")
+        when = post.posted_at.astimezone(data.start.tzinfo).strftime("%d %b")
+        numbers = "".join(f'<td class="num">{esc(shown(f.show("post", post.id, m)))}</td>' for m in _MEASURES)
+        rows.append(
+            f'<tr><td class="rank">{rank}</td><td>{esc(post.prompt)}'
+            f'<span class="where">{esc(post.theme)} · {esc(where)} · posted {esc(when)}</span></td>{numbers}</tr>'
+        )
+    if not rows:
+        return (
+            '<section><h2>Prompts that landed</h2><p class="quiet">No replies or reactions in this period.</p>'
+            "</section>"
+        )
+    rest = len(ranked) - len(listed)
+    more = f'<p class="more">{rest} more prompt{"s" if rest != 1 else ""} had replies or reactions.</p>' if rest else ""
+    head = "".join(f'<th class="num">{esc(m)}</th>' for m in _MEASURES)
+    return (
+        "<section><h2>Prompts that landed</h2>"
+        '<p class="quiet">Ranked by replies, then reactions, in this period.</p>'
+        f"<table><thead><tr><th></th><th>Prompt</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{more}</section>"
+    )
+
+
+_MEASURES = ("replies", "reactions", "participants")
+
+
+def theme_section(report: Report, insight: ThemeInsight) -> str:
+    """One theme: who replied, shared phrases, barrier/works/ask counts, endorsements and quotes (or withheld)."""
+    f, o = report.figures, report.options
+    members = shown(f.show("theme", insight.theme, "members"))
+    title = f"<h3>{esc(insight.theme)}</h3>"
+    if insight.withheld:
+        reason = (
+            "No member replied in this theme during the period."
+            if insight.members == 0
+            else f"What members said is withheld: {members} members replied, and a theme needs at least "
+            f"{o.report_min_members}."
+        )
+        return f'<article class="theme">{title}<p class="withheld-line">{esc(reason)}</p></article>'
+    who = f"{members} members replied"
+    endorsed = f.show("theme", insight.theme, "endorsements")
+    if isinstance(endorsed, str) or endorsed:
+        who += f" · {shown(endorsed)} “+1” endorsements folded into the replies they back"
+    phrases = (
+        '<ul class="phrases">'
+        + "".join(f"<li>{esc(p.text)} <span>{fmt(p.members)}</span></li>" for p in insight.phrases)
+        + "</ul>"
+        if insight.phrases
+        else f'<p class="quiet">No phrase was shared by {report.phrase_members} or more members.</p>'
+    )
+    marks = "".join(
+        f"<li>{_count(f.show('theme', insight.theme, 'marker', m.name))}replies {esc(m.label)}</li>"
+        for m in insight.markers
+    )
+    quotes = "".join(_quote(report, q.text, q.reply_id) for q in insight.quotes) or (
+        '<p class="quiet">No member who agreed to be quoted replied in this theme.</p>'
+    )
+    return (
+        f'<article class="theme">{title}<p class="who">{esc(who)}</p><div class="theme-body">'
+        f"<div><h4>Shared phrases <span>(members using each)</span></h4>{phrases}</div>"
+        f'<div><h4>Replies that…</h4><ul class="markers">{marks}</ul></div></div>'
+        f"<h4>In members’ words</h4>{quotes}</article>"
+    )
+
+
+def _count(value: Value) -> str:
+    if isinstance(value, str):
+        return f'<b class="small-figure">{esc(value)}</b>'
+    return f"<b>{fmt(value)}</b>"
+
+
+def _quote(report: Report, text: str, reply_id: int) -> str:
+    backed = report.figures.show("quote", reply_id, "endorsers")
+    note = ""
+    if not isinstance(backed, str) and backed:
+        note = f'<span class="backed">backed by {fmt(backed)} other member{"s" if backed != 1 else ""}</span>'
+    return f"<blockquote>“{esc(text)}”{note}</blockquote>"
+
+
+def themes(report: Report) -> str:
+    return (
+        '<section class="what-members-said"><h2>What members said</h2>'
+        + "".join(theme_section(report, t) for t in report.insights.themes)
+        + "</section>"
+    )
+
+
+def concerns(report: Report) -> str:
+    """Phrases shared in several themes: concerns that cut across the programme."""
+    found = report.insights.concerns
+    if not found:
+        return ""
+    items = "".join(
+        f"<li><b>{esc(c.text)}</b>: " + esc("; ".join(f"{theme} ({fmt(n)} members)" for theme, n in c.themes)) + "</li>"
+        for c in found
+    )
+    return (
+        '<section><h2>Concerns across themes</h2><p class="quiet">Phrases that members shared in several themes.'
+        f'</p><ul class="concerns">{items}</ul></section>'
+    )
