@@ -8,6 +8,7 @@ real SQLite file; the report is gathered from it and rendered. Expected figures 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from html import escape
@@ -80,7 +81,7 @@ def parse(html: str) -> Page:
 
 
 @pytest.fixture
-def community(tmp_path: Path) -> Community:
+def community(tmp_path: Path) -> Iterator[Community]:
     built = build_community(tmp_path / "report.db", weeks=4)
     yield built
     built.source.close()
@@ -107,14 +108,17 @@ def test_the_file_fetches_nothing_and_runs_nothing(community):
     assert html.startswith("<!DOCTYPE html>")
     csp = [a["content"] for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
     assert len(csp) == 1
-    assert "default-src 'none'" in str(csp[0]) and "script-src" not in str(csp[0])
+    assert "default-src 'none'" in str(csp[0])
+    assert "script-src" not in str(csp[0])
     assert {t for t, _ in page.tags} & {"script", "link", "iframe", "object", "embed", "img", "form"} == set()
     for _, attrs in page.tags:
         for name, value in attrs.items():
             assert name not in URL_ATTRS, (name, value)
             assert not name.startswith("on"), name
-    assert page.styles and all("url(" not in s and "@import" not in s for s in page.styles)
-    assert "url(" not in html and "://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.styles
+    assert all("url(" not in s and "@import" not in s for s in page.styles)
+    assert "url(" not in html
+    assert "://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 
 def test_two_renders_of_the_same_data_are_byte_identical(community):
@@ -128,7 +132,9 @@ def test_weekly_figures_are_those_of_the_weekly_summary_and_small_groups_read_fe
     weeks = week_range(community.first, community.last)
     protection = report.figures.protection
     assert {n for n in protection.primary if protection.cells[n].published}, "the data must contain a small group"
-    participants, replies, heat = [], [], {t: [] for t in THEMES}
+    participants: list[str] = []
+    replies: list[str] = []
+    heat: dict[str, list[str]] = {t: [] for t in THEMES}
     for i, week in enumerate(weeks):
         summary = build_summary(community.source, week, LONDON).as_json()
         label = f"W{week.week:02d}"
@@ -164,10 +170,11 @@ def test_weekly_figures_are_those_of_the_weekly_summary_and_small_groups_read_fe
 def test_exact_figures_lift_suppression_and_say_so(community):
     report, html = render(community, exact=True)
     assert report.figures.protection.primary == frozenset()
-    assert "fewer than 3" not in html and ">withheld<" not in html
+    assert "fewer than 3" not in html
+    assert ">withheld<" not in html
     assert "Exact figures: small-group suppression is switched off" in html
     page = parse(html)
-    for i, week in enumerate(week_range(community.first, community.last)):
+    for _i, week in enumerate(week_range(community.first, community.last)):
         summary = build_summary(community.source, week, LONDON).as_json()
         t = summary["totals"]
         assert (
@@ -226,7 +233,8 @@ def test_an_opted_out_member_is_absent(community):
     others = [t for m, t in community.texts.values() if m != leaver]
     community.source.opt_out(leaver, GENERATED, requested_by=leaver, reason="optout")
     _, html = render(community, report_min_members=3)
-    assert leaver not in html and leaver.split(":", 1)[1] not in html
+    assert leaver not in html
+    assert leaver.split(":", 1)[1] not in html
     for text in own:
         if not any(text in other for other in others):
             assert escape(printable(text)) not in html
@@ -266,14 +274,17 @@ def test_member_text_is_escaped_wherever_it_is_printed(community):
         quotes=(Quote(hostile, 0, insight.quotes[0].reply_id),),
     )
     fragment = theme_section(report, crafted)
-    assert "<script" not in fragment and "<img" not in fragment and "<u>" not in fragment
+    assert "<script" not in fragment
+    assert "<img" not in fragment
+    assert "<u>" not in fragment
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;u&gt;protected&lt;/u&gt; time" in fragment
     assert "&lt;img src=x&gt;" in fragment
 
 
 def test_a_theme_with_too_few_members_says_its_text_is_withheld(community):
     report, html = render(community, report_min_members=1000)
-    assert "<blockquote" not in html and 'class="phrases"' not in html
+    assert "<blockquote" not in html
+    assert 'class="phrases"' not in html
     replied = {r.theme for r in report.data.replies}
     assert html.count("What members said is withheld") == len(replied)
     assert html.count("No member replied in this theme during the period.") == len(set(THEMES) - replied)

@@ -1,0 +1,70 @@
+"""The leadership report in a real browser: it renders without errors, asks the network for nothing, shows its
+charts, and prints to A4."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import DEFAULT_PROMPT_LIBRARY
+from bot.prompts import load_library
+from bot.report import ReportOptions, build_report, document, gather
+from tests.report_community import LONDON, build_community
+
+pytestmark = pytest.mark.browser
+
+A4_MEDIA_BOX = re.compile(rb"/MediaBox\s*\[0 0 595\.9\d* 842\.8\d*\]")
+CHARTS = ("chart-participants", "chart-replies", "chart-heatmap", "chart-themes")
+
+
+def test_the_report_opens_offline_without_errors_or_requests_and_prints_to_a4(tmp_path: Path, browser_context: Any):
+    community = build_community(tmp_path / "report.db", weeks=6)
+    themes = [t.name for t in load_library(DEFAULT_PROMPT_LIBRARY).themes]
+    data = gather(community.source, community.first, community.last, LONDON, themes=themes)
+    community.source.close()
+    html = document(
+        build_report(data, ReportOptions(report_min_members=3)), generated_at=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    path = tmp_path / "report.html"
+    path.write_text(html, encoding="utf-8")
+    url = path.as_uri()
+
+    requests: list[str] = []
+    problems: list[str] = []
+    browser_context.on("request", lambda request: requests.append(request.url))
+    # Anything but the file itself is refused as well as recorded, so a regression cannot reach out.
+    browser_context.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())
+    page = browser_context.new_page()
+    page.on(
+        "console", lambda msg: problems.append(f"{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
+    )
+    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    response = page.goto(url, wait_until="load")
+    assert response is not None
+    assert response.ok
+    page.wait_for_timeout(300)  # let any late fetch or console message arrive before counting
+
+    assert requests == [url]
+    assert problems == []
+    assert page.title().startswith("Member engagement report")
+    for chart in CHARTS:
+        locator = page.locator(f"svg#{chart}")
+        assert locator.is_visible(), chart
+        box = locator.bounding_box()
+        assert box is not None, chart
+        assert box["width"] > 200, (chart, box)
+        assert box["height"] > 50, (chart, box)
+        assert locator.get_attribute("aria-label")
+        assert locator.locator("title").first.text_content()
+    assert page.locator("section.tiles .tile").count() == 4
+    assert page.locator("blockquote").count() > 0
+
+    pdf = page.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF-")
+    assert len(A4_MEDIA_BOX.findall(pdf)) >= 2  # several A4 pages, none of another size
+    assert not re.search(rb"/MediaBox\s*\[0 0 (?!595\.9)", pdf)
+    assert requests == [url]
