@@ -119,7 +119,7 @@ def tiles(report: Report) -> str:
 
     def part(name: str, label: str) -> str:
         value = f.show("period", name)
-        return f"{esc(value if isinstance(value, str) else fmt(value))} {label}"
+        return f"{label}: {esc(value)}" if isinstance(value, str) else f"{fmt(value)} {label}"
 
     cards = [
         ("Replies", _figure(f.show("period", "replies")), "", _change(report, "replies")),
