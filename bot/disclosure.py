@@ -33,9 +33,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 Number = int | float
 MAX_WIDENING = 3  # how many relations away from a leaking figure a single settling figure is looked for
+MAX_TRIALS = 24  # candidates tried at each distance before settling for the most preferred one
+PRIME = 2**61 - 1  # the fast trials' arithmetic; every decision is confirmed in exact rational arithmetic
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +144,9 @@ def _complement(target: str, unknown: set[str], rels: list[Relation], cells: Map
         candidates = sorted(
             {(_preference(key, r, cells), key) for r in touching for key in r.names() if key not in unknown}
         )
-        for _, key in candidates:
-            if target not in _determined(unknown | {key}, rels):
+        for _, key in candidates[:MAX_TRIALS]:
+            trial = unknown | {key}
+            if target not in _determined(trial, rels, around=target) and target not in _determined(trial, rels):
                 return key
         if fallback is None and candidates:
             fallback = candidates[0][1]
@@ -152,48 +156,77 @@ def _complement(target: str, unknown: set[str], rels: list[Relation], cells: Map
     return fallback
 
 
-def _determined(unknown: set[str], rels: list[Relation]) -> set[str]:
-    """The unknown figures the relations pin down exactly (exact rational Gaussian elimination).
+def _determined(unknown: set[str], rels: list[Relation], *, around: str | None = None) -> set[str]:
+    """The unknown figures the relations pin down exactly.
 
     Each relation is the equation ``total - sum(parts) = 0``; with the shown figures moved to the right-hand side,
-    an unknown figure is determined exactly when its unit vector lies in the row space of the unknowns' columns.
+    an unknown figure is determined exactly when its unit vector lies in the row space of the unknowns' columns
+    (Gaussian elimination in exact rational arithmetic). With ``around``, only the equations connected to that
+    figure through unknown figures are looked at, in arithmetic modulo a large prime: a fast trial whose answer
+    the caller confirms exactly.
     """
     columns = sorted(unknown)
     index = {key: i for i, key in enumerate(columns)}
-    rows: list[dict[int, Fraction]] = []
+    rows: list[dict[int, int]] = []
     for relation in rels:
-        row: dict[int, Fraction] = {}
+        row: dict[int, int] = {}
         for key, sign in ((relation.total, 1), *((part, -1) for part in relation.parts)):
             if key in index:
-                row[index[key]] = row.get(index[key], Fraction(0)) + sign
+                row[index[key]] = row.get(index[key], 0) + sign
         row = {col: v for col, v in row.items() if v}
         if row:
             rows.append(row)
-    reduced = _rref(rows)
+    if around is None:
+        reduced = _rref([{c: Fraction(v) for c, v in row.items()} for row in rows], None)
+    elif around not in index:
+        return set()
+    else:
+        reduced = _rref(_component(rows, index[around]), PRIME)
     return {columns[next(iter(row))] for row in reduced if len(row) == 1}
 
 
-def _rref(rows: list[dict[int, Fraction]]) -> list[dict[int, Fraction]]:
-    """Reduced row echelon form of sparse rows (column -> coefficient); returns the non-zero rows."""
-    pivots: dict[int, dict[int, Fraction]] = {}  # pivot column -> row with a 1 there and 0 in other pivot columns
+def _component(rows: list[dict[int, int]], column: int) -> list[dict[int, int]]:
+    """The rows linked to ``column`` through shared columns."""
+    reached, picked, pending = {column}, [False] * len(rows), True
+    while pending:
+        pending = False
+        for i, row in enumerate(rows):
+            if not picked[i] and not reached.isdisjoint(row):
+                picked[i] = pending = True
+                reached.update(row)
+    return [row for i, row in enumerate(rows) if picked[i]]
+
+
+def _rref(rows: list[dict[int, Any]], modulus: int | None) -> list[dict[int, Any]]:
+    """Reduced row echelon form of sparse rows (column -> coefficient), over the rationals (``modulus`` None) or
+    the integers modulo a prime; returns the non-zero rows."""
+
+    def reduce(value: Any) -> Any:
+        return value % modulus if modulus else value
+
+    def inverse(value: Any) -> Any:
+        return pow(value, -1, modulus) if modulus else 1 / value
+
+    pivots: dict[int, dict[int, Any]] = {}  # pivot column -> row with a 1 there and 0 in other pivot columns
     for original in rows:
-        row = dict(original)
+        row = {c: reduce(v) for c, v in original.items()}
         for col, pivot_row in pivots.items():
             factor = row.get(col)
             if factor:
                 for c, v in pivot_row.items():
-                    row[c] = row.get(c, Fraction(0)) - factor * v
+                    row[c] = reduce(row.get(c, 0) - factor * v)
                 row = {c: v for c, v in row.items() if v}
+        row = {c: v for c, v in row.items() if v}
         if not row:
             continue
         col = min(row)
-        scale = row[col]
-        row = {c: v / scale for c, v in row.items()}
+        scale = inverse(row[col])
+        row = {c: reduce(v * scale) for c, v in row.items()}
         for other_col, other in list(pivots.items()):
             factor = other.get(col)
             if factor:
                 for c, v in row.items():
-                    other[c] = other.get(c, Fraction(0)) - factor * v
+                    other[c] = reduce(other.get(c, 0) - factor * v)
                 pivots[other_col] = {c: v for c, v in other.items() if v}
         pivots[col] = row
     return list(pivots.values())

@@ -66,11 +66,11 @@ class Insights:
         return cells
 
 
-def _markers(folded: Folded, markers: Markers) -> tuple[MarkerCount, ...]:
+def _markers(folded: Folded, markers: Markers, marks: dict[int, tuple[str, ...]]) -> tuple[MarkerCount, ...]:
     replies: dict[str, int] = defaultdict(int)
     members: dict[str, set[str]] = defaultdict(set)
     for reply in folded.replies:
-        for name in markers.classify_cleaned(folded.cleaned[reply.id]):
+        for name in marks[reply.id]:
             replies[name] += 1
             members[name].add(reply.member_id)
     return tuple(MarkerCount(m.name, m.label, replies[m.name], len(members[m.name])) for m in markers.markers)
@@ -90,6 +90,7 @@ def theme_insights(
         if reply.text.strip():
             by_theme[reply.theme].append(reply)
     folded = {theme: fold_endorsements(rows, markers) for theme, rows in by_theme.items()}
+    marks = {i: markers.classify_cleaned(text) for f in folded.values() for i, text in f.cleaned.items()}
     rows: Iterable[tuple[str, str, str]] = (
         (theme, r.member_id, f.material[r.id]) for theme, f in folded.items() for r in f.replies
     )
@@ -111,7 +112,7 @@ def theme_insights(
                 len(replies),
                 withheld=False,
                 phrases=found[theme].phrases if theme in found else (),
-                markers=_markers(f, markers),
+                markers=_markers(f, markers, marks),
                 endorsements=sum(len(b) for b in f.endorsers.values()),
                 endorsers=len(endorsers),
                 quotes=tuple(choose_quotes(f, count=quotes)),
@@ -124,7 +125,7 @@ def theme_insights(
         (theme, r.member_id, folded[theme].material[r.id])
         for theme in sorted(open_themes)
         for r in folded[theme].replies
-        if not wanted or wanted & set(markers.classify_cleaned(folded[theme].cleaned[r.id]))
+        if not wanted or wanted.intersection(marks[r.id])
     )
     concerns = across_themes(theme_phrases(concern_rows, min_members=min_members, limit=phrases))
     return Insights(tuple(results), tuple(concerns))

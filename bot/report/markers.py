@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from bot.report.text import clean
 
@@ -46,7 +47,7 @@ class Markers:
 
     def is_endorsement(self, text: str) -> bool:
         """True for a reply that only backs another: "+1", "Agree!", "same here 👍", or emoji alone."""
-        if len(text) > self.longest + 40 or not text.strip():
+        if len(text) > self.longest + 40 or not text.strip():  # a long reply says more than "+1"
             return False
         bare = _SPACES.sub(" ", _SYMBOLS.sub(" ", _EMOJI_CODE.sub(" ", text.lower().replace("’", "'")))).strip()
         return bare in self.endorsements or not bare
@@ -56,16 +57,38 @@ class Markers:
         return max(map(len, self.endorsements), default=0)
 
 
+def _trie(words: Iterable[str]) -> str:
+    """One regular expression for a set of literal strings, factored by common prefixes: at any place in the
+    text at most one branch is tried, so a long phrase list costs about as much as a short one."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and "" not in node else "(?:" + "|".join(branches) + ")"
+        return body + "?" if "" in node else body
+
+    return build(root)
+
+
 def _pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    cleaned = {p.strip().lower() for p in phrases if p.strip()}
+    exact = sorted(p for p in cleaned if not p.endswith("*"))
+    prefixes = sorted(p[:-1] for p in cleaned if p.endswith("*") and len(p) > 1)
     parts = []
-    for phrase in sorted({p.strip().lower() for p in phrases if p.strip()}, key=lambda p: (-len(p), p)):
-        if phrase.endswith("*"):
-            parts.append(re.escape(phrase[:-1]) + r"[a-z0-9'\-]*")
-        else:
-            parts.append(re.escape(phrase))
+    if exact:
+        parts.append(_trie(exact) + r"(?![a-z0-9])")
+    if prefixes:
+        parts.append(_trie(prefixes) + r"[a-z0-9'\-]*")
     if not parts:
         return re.compile(r"(?!x)x")  # matches nothing
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + r")(?![a-z0-9])")
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + ")")
 
 
 def parse_markers(text: str) -> Markers:
