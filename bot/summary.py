@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -52,15 +52,14 @@ class PostFigures:
 
 
 @dataclass(frozen=True, slots=True)
-class Summary:
-    week: IsoWeek
+class Period:
+    """The figures of any span [start, end): what a weekly summary shows, and what a report shows for its period."""
+
     start: datetime
     end: datetime
-    timezone: str
     totals: Figures
     new_participants: int
     median_minutes_to_first_reply: float | None
-    previous: WeekTotals
     by_platform: dict[Platform, Figures]
     by_theme: list[tuple[str, Figures]]
     by_post: list[PostFigures]
@@ -69,6 +68,15 @@ class Summary:
     @property
     def returning_participants(self) -> int:
         return self.totals.participants - self.new_participants
+
+
+@dataclass(frozen=True, slots=True)
+class Summary(Period):
+    """One ISO week's figures, with the previous week's totals for the change."""
+
+    week: IsoWeek
+    timezone: str
+    previous: WeekTotals
 
     def as_json(self) -> dict[str, Any]:
         """Exactly the JSON object of SPEC §8."""
@@ -127,25 +135,6 @@ def _figures_by(
     people = Counter(key for key, _ in {(key_of[post_id], member) for post_id, member in pairs})
     keys = posts.keys() | grouped_replies.keys() | grouped_reactions.keys()
     return {k: Figures(posts[k], grouped_replies[k], grouped_reactions[k], people[k]) for k in keys}
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """The figures of any span [start, end): what a weekly summary shows, and what a report shows for its period."""
-
-    start: datetime
-    end: datetime
-    totals: Figures
-    new_participants: int
-    median_minutes_to_first_reply: float | None
-    by_platform: dict[Platform, Figures]
-    by_theme: list[tuple[str, Figures]]
-    by_post: list[PostFigures]
-    top_reactions: list[tuple[str, int]]
-
-    @property
-    def returning_participants(self) -> int:
-        return self.totals.participants - self.new_participants
 
 
 def build_period(source: SummarySource, start: datetime, end: datetime) -> Period:
@@ -212,18 +201,10 @@ def build_period(source: SummarySource, start: datetime, end: datetime) -> Perio
 def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary:
     period = build_period(source, *week.bounds(tz))
     return Summary(
+        **{f.name: getattr(period, f.name) for f in fields(Period)},
         week=week,
-        start=period.start,
-        end=period.end,
         timezone=tz.key,
-        totals=period.totals,
-        new_participants=period.new_participants,
-        median_minutes_to_first_reply=period.median_minutes_to_first_reply,
         previous=source.week_totals(*week.previous().bounds(tz)),
-        by_platform=period.by_platform,
-        by_theme=period.by_theme,
-        by_post=period.by_post,
-        top_reactions=period.top_reactions,
     )
 
 
