@@ -1,38 +1,78 @@
-"""Daily upkeep while `serve` runs: the retention purge and the cleanup of reactions that never found a target."""
+"""Daily upkeep while `serve` runs: the retention purge, the cleanup of reactions that never found a target, and the
+purge of dedupe keys and deletion tombstones past their window.
+
+Every purge runs in batches of ``BATCH`` rows, each a short transaction in a worker thread; between two batches
+the event loop runs, so captures are answered during a purge of any size (the repository lock is held only while
+one batch runs).
+
+``DEDUPE_WINDOW``: a delivery's dedupe key (``seen_events``) and a deleted message's tombstone (``deleted_messages``)
+only have to outlive the platforms' redeliveries. Slack retries an event for about an hour at most; the Bot
+Framework redelivers within minutes. Seven days is far longer than either, and also covers a bot that was down for
+days and is then sent a backlog. Reconciliation does not need them: it reads only messages that still exist.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from adapters.runtime import Runtime
 from bot.scheduler import Clock, SystemClock
+from storage.upkeep import Batch
 
 logger = logging.getLogger(__name__)
 
 DAY = timedelta(days=1)
 UNRESOLVED_REACTION_DAYS = 7  # a reaction whose reply has not arrived in a week never will
+DEDUPE_WINDOW = timedelta(days=7)
+BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceResult:
     texts_removed: int
     reactions_dropped: int
+    seen_events_purged: int = 0
+    tombstones_purged: int = 0
 
 
-def run_maintenance(runtime: Runtime, now: datetime) -> MaintenanceResult:
+async def run_maintenance(runtime: Runtime, now: datetime, *, batch: int = BATCH) -> MaintenanceResult:
     repo = runtime.repo
-    texts = repo.purge_old_text(now - timedelta(days=runtime.settings.retention_days))
-    reactions = repo.purge_unresolved_reactions(now - timedelta(days=UNRESOLVED_REACTION_DAYS))
+    retention = now - timedelta(days=runtime.settings.retention_days)
+    texts = await _in_batches(lambda after: repo.purge_old_text(retention, after=after, limit=batch))
+    cutoff = now - timedelta(days=UNRESOLVED_REACTION_DAYS)
+    reactions = await _in_batches(lambda after: repo.purge_unresolved_reactions(cutoff, after=after, limit=batch))
+    await asyncio.to_thread(repo.drop_orphan_members)
+    window = now - DEDUPE_WINDOW
+    seen = await _in_batches(lambda after: repo.purge_seen_events(window, after=after, limit=batch))
+    tombstones = await _in_batches(lambda after: repo.purge_deleted_messages(window, after=after, limit=batch))
+    if texts:
+        await asyncio.to_thread(repo.scrub)  # the blanked text must survive nowhere in the files
     logger.info(
-        "maintenance retention_days=%d texts_removed=%d reactions_dropped=%d",
+        "maintenance retention_days=%d texts_removed=%d reactions_dropped=%d seen_events_purged=%d "
+        "tombstones_purged=%d",
         runtime.settings.retention_days,
         texts,
         reactions,
+        seen,
+        tombstones,
     )
-    return MaintenanceResult(texts, reactions)
+    return MaintenanceResult(texts, reactions, seen, tombstones)
+
+
+async def _in_batches(step: Callable[[int], Batch]) -> int:
+    """Run ``step`` batch after batch in a worker thread, letting the event loop run between two batches."""
+    total, after = 0, 0
+    while True:
+        done = await asyncio.to_thread(step, after)
+        total += done.changed
+        if done.next_after is None:
+            return total
+        after = done.next_after
+        await asyncio.sleep(0)
 
 
 async def maintenance_loop(runtime: Runtime, clock: Clock | None = None) -> None:
@@ -40,7 +80,7 @@ async def maintenance_loop(runtime: Runtime, clock: Clock | None = None) -> None
     clock = clock or SystemClock()
     while True:
         try:
-            await asyncio.to_thread(run_maintenance, runtime, clock.now())
+            await run_maintenance(runtime, clock.now())
         except Exception:  # upkeep must never stop the server; the next run tries again
             logger.exception("maintenance failed")
         await clock.sleep(DAY.total_seconds())

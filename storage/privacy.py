@@ -1,4 +1,4 @@
-"""Privacy: opt-out and erasure, consents, subject access, retention and the cleanup of unresolved reactions."""
+"""Privacy: opt-out and erasure, consents and subject access (the retention purge is in storage.upkeep)."""
 
 from __future__ import annotations
 
@@ -77,16 +77,6 @@ class PrivacyRecords(SQLiteDatabase):
             ),
         }
 
-    def purge_old_text(self, before: datetime) -> int:
-        """Retention: blank the text of replies older than ``before``; the rows, and so every count, stay."""
-        with self.transaction():
-            cursor = self.db.execute(
-                "UPDATE replies SET text = '' WHERE created_at < ? AND text != ''", [to_db(before)]
-            )
-        if cursor.rowcount:
-            self.scrub()
-        return cursor.rowcount
-
     def _erase(self, member: str, *, requested_by: str, reason: str, at: datetime) -> ErasureCounts:
         # Other members' reactions on the erased replies go with them; the audit counts the member's own.
         self.db.execute(
@@ -102,19 +92,3 @@ class PrivacyRecords(SQLiteDatabase):
             [member, requested_by, reason, to_db(at), replies, reactions],
         )
         return ErasureCounts(replies=replies, reactions=reactions, members=members)
-
-    def purge_unresolved_reactions(self, older_than: datetime) -> int:
-        """Drop reactions whose target never became a known post or reply, and removed reactions, once old."""
-        with self.transaction():
-            cursor = self.db.execute(
-                "DELETE FROM reactions WHERE (post_id IS NULL OR removed_at IS NOT NULL) AND created_at < ?",
-                [to_db(older_than)],
-            )
-            self._drop_orphan_members()
-        return cursor.rowcount
-
-    def _drop_orphan_members(self) -> None:
-        self.db.execute(
-            """DELETE FROM members WHERE member_id NOT IN (SELECT member_id FROM replies)
-               AND member_id NOT IN (SELECT member_id FROM reactions)"""
-        )

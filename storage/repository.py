@@ -12,9 +12,10 @@ from storage.privacy import PrivacyRecords
 from storage.queries import Reads
 from storage.schedule import ScheduleRuns
 from storage.teams_refs import ConversationRefs
+from storage.upkeep import UpkeepRecords
 
 __all__ = ["Repository"]
 
 
-class Repository(CaptureRecords, PrivacyRecords, PostRecords, Reads, ScheduleRuns, ConversationRefs):
+class Repository(CaptureRecords, PrivacyRecords, PostRecords, Reads, ScheduleRuns, ConversationRefs, UpkeepRecords):
     """One SQLite connection (WAL, foreign keys, secure_delete) and the queries engagebot needs."""

@@ -130,7 +130,7 @@ async def test_retention_purge_removes_old_text_and_keeps_every_figure(tmp_path,
         runtime.capture.apply(reply(user, f"OLD-TEXT-{user}-5521", 10 + index))
         runtime.capture.apply(react(user, POST_TS, "+1", 20 + index))
     before = [runtime.engagement.summary(w).as_json() for w in (WEEK, WEEK.previous())]
-    result = run_maintenance(runtime, POSTED + timedelta(days=31))
+    result = await run_maintenance(runtime, POSTED + timedelta(days=31))
     assert result.texts_removed == 3
     after = [runtime.engagement.summary(w).as_json() for w in (WEEK, WEEK.previous())]
     assert after == before
@@ -138,7 +138,7 @@ async def test_retention_purge_removes_old_text_and_keeps_every_figure(tmp_path,
     assert b"OLD-TEXT-" not in file_bytes(tmp_path)
     # Text younger than the retention period stays.
     runtime.capture.apply(reply("UD", "recent", 60 * 24 * 40))
-    assert run_maintenance(runtime, POSTED + timedelta(days=41)).texts_removed == 0
+    assert (await run_maintenance(runtime, POSTED + timedelta(days=41))).texts_removed == 0
     runtime.close()
 
 
