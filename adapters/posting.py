@@ -7,7 +7,7 @@ import sys
 
 from adapters.runtime import Runtime
 from bot.config import ChannelConfig, Settings
-from bot.errors import BotError, UsageError
+from bot.errors import BotError, PostInDoubt, UsageError
 from bot.events import Platform
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,14 @@ async def post_prompts(
                 post = await runtime.engagement.post_prompt(poster, target.id, theme)
             except UsageError:
                 raise
+            except PostInDoubt as err:  # never posted again blindly: the admin looks first
+                failures += 1
+                print(
+                    f"{target.platform.value}:{target.id} may have been posted; check the channel before posting "
+                    f"again ({err})",
+                    file=sys.stderr,
+                )
+                continue
             except BotError as err:  # one channel failing must not stop the others
                 failures += 1
                 print(f"{target.platform.value}:{target.id} failed: {err}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -13,6 +13,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.events import Platform
 from bot.ports import Poster
+from bot.scheduler import Scheduler
 from bot.service import Engagement
 from storage.repository import Repository
 from storage.setup import open_engagement
@@ -34,6 +35,7 @@ class Runtime:
     capture: Capture
     commands: Commands
     posters: dict[Platform, Poster] = field(default_factory=dict)
+    scheduler: Scheduler | None = None  # run by `serve`; reported by /healthz
     slack: SlackAdapter | None = None
     teams: TeamsAdapter | None = None
 
@@ -45,6 +47,7 @@ class Runtime:
         posters: dict[Platform, Poster] = {}
         capture = Capture(repo, require_opt_in=settings.consent == "opt-in")
         runtime = cls(settings, repo, engagement, capture, Commands(engagement, posters), posters)
+        runtime.scheduler = Scheduler(engagement, posters, repo)
         if settings.slack is not None:
             from adapters.slack.adapter import SlackAdapter
 
@@ -76,12 +79,14 @@ class Runtime:
             ok = self.repo.healthy()
         except Exception:  # a closed or broken database is "not healthy", never a 500
             ok = False
-        body = {
+        body: dict[str, Any] = {
             "status": "ok" if ok else "unavailable",
             "schema_version": self.repo.schema_version() if ok else None,
             "slack": self.slack is not None,
             "teams": self.teams is not None,
         }
+        if self.scheduler is not None:
+            body["scheduler"] = self.scheduler.health()
         return web.json_response(body, status=200 if ok else 503)
 
     async def _on_startup(self, app: web.Application) -> None:

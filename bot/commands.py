@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.errors import AdapterError, UsageError
+from bot.errors import AdapterError, PostInDoubt, UsageError
 from bot.events import Platform, member_id
 from bot.ports import Card, Poster
 from bot.scheduler_time import next_slot
@@ -112,6 +112,11 @@ class Commands:
             return await self._dispatch(name, args, ctx, is_admin)
         except UsageError as err:
             return _card("Cannot do that", f"{err}\nUsage: {USAGE[name]}")
+        except PostInDoubt as err:  # never posted again blindly: the admin looks first
+            return _card(
+                "May have been posted",
+                f"{err}\nThe prompt may have been posted: check the channel before you post again.",
+            )
         except AdapterError as err:
             return _card("The platform refused", str(err))
 

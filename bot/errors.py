@@ -4,7 +4,9 @@ BotError
 ├── ConfigError      a configuration file or variable is wrong (exit code 2)
 ├── UsageError       a command-line or chat command argument is wrong (exit code 2)
 ├── AdapterError     a platform (Slack, Teams) refused or failed a call
-│   └── NoConversationReference   Teams has not told us where a channel is yet
+│   ├── NoConversationReference   Teams has not told us where a channel is yet
+│   ├── PostInDoubt               the platform may have accepted a post: never post it again blindly
+│   └── PostUnverifiable          the platform cannot show whether a post exists
 └── StorageError     the database cannot be opened or is not ours
 """
 
@@ -36,6 +38,15 @@ class AdapterError(BotError):
 
 class NoConversationReference(AdapterError):
     """Teams has not yet told the bot how to reach a channel (install the app in the team first)."""
+
+
+class PostInDoubt(AdapterError):
+    """A post failed after the platform may have received it (a timeout, a dropped connection, a 5xx): it may be
+    in the channel. Posting it again could post it twice; only the platform can tell (see ``Poster.find_post``)."""
+
+
+class PostUnverifiable(AdapterError):
+    """The platform cannot show whether a post exists (the Bot Framework has no way to read a channel's messages)."""
 
 
 class StorageError(BotError):

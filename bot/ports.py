@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -52,10 +52,24 @@ class Card:
     footer: str = ""
 
 
+Marker = Mapping[str, str]
+"""What a post carries so that the platform can later show it is there (on Slack, the message's metadata)."""
+
+
 class Poster(Protocol):
-    """Posts into one platform's channels."""
+    """Posts into one platform's channels.
+
+    A post is never retried once the platform may have received it: ``AdapterError`` means nothing was posted,
+    ``PostInDoubt`` that it may have been. ``find_post`` then asks the platform for the post that carries ``marker``
+    between ``since`` and ``until`` (None: there is none; ``PostUnverifiable``: the platform cannot tell).
+    """
 
     platform: Platform
 
-    async def post_prompt(self, channel_id: str, prompt: Prompt, notice: str) -> PostedMessage: ...
-    async def post_card(self, channel_id: str, card: Card) -> PostedMessage: ...
+    async def post_prompt(
+        self, channel_id: str, prompt: Prompt, notice: str, *, marker: Marker | None = None
+    ) -> PostedMessage: ...
+    async def post_card(self, channel_id: str, card: Card, *, marker: Marker | None = None) -> PostedMessage: ...
+    async def find_post(
+        self, channel_id: str, marker: Marker, *, since: datetime, until: datetime
+    ) -> PostedMessage | None: ...

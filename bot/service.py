@@ -9,10 +9,11 @@ from typing import Any
 
 from bot import export
 from bot.config import ChannelConfig, Settings
+from bot.errors import PostInDoubt
 from bot.events import Platform
 from bot.export import EXPORT_FIELDS as EXPORT_FIELDS
 from bot.model import ErasureCounts, PostRecord
-from bot.ports import Card, Poster, Store
+from bot.ports import Card, Marker, PostedMessage, Poster, Store
 from bot.prompts import Library, Prompt, next_prompt
 from bot.summary import Figures, Summary, build_summary, change
 from bot.timeutil import IsoWeek, to_display, utc_now
@@ -162,12 +163,39 @@ class Engagement:
         return next_prompt(self.library, history, allowed_themes=channel.themes, theme=theme)
 
     async def post_prompt(self, poster: Poster, channel_id: str, theme: str | None = None) -> PostRecord:
-        """Post the next prompt of the rotation (or of ``theme``) and record it with the platform's id and time."""
+        """Post the next prompt of the rotation (or of ``theme``) now and record it with the platform's id and time.
+
+        Never retried once the platform may have it: ``PostInDoubt`` says so, and so does a post the platform
+        accepted but that could not be recorded (its replies would not be captured).
+        """
         prompt = self.choose_prompt(poster.platform, channel_id, theme)
-        sent = await poster.post_prompt(channel_id, prompt, privacy_notice(self.settings.privacy_url))
-        post = self.store.record_post(poster.platform, channel_id, sent.message_id, prompt, sent.posted_at)
+        sent = await self.send_prompt(poster, channel_id, prompt)
+        try:
+            return self.record_prompt(poster.platform, channel_id, prompt, sent)
+        except Exception as err:  # posted, but not in the database: say so, never post it again
+            logger.error(
+                "prompt posted but not recorded platform=%s channel=%s message=%s error=%s",
+                poster.platform,
+                channel_id,
+                sent.message_id,
+                type(err).__name__,
+            )
+            raise PostInDoubt(
+                f"the prompt was posted (message {sent.message_id}) but could not be recorded "
+                f"({type(err).__name__}): its replies will not be captured"
+            ) from err
+
+    async def send_prompt(
+        self, poster: Poster, channel_id: str, prompt: Prompt, marker: Marker | None = None
+    ) -> PostedMessage:
+        """Post ``prompt`` with the privacy notice (nothing recorded yet)."""
+        return await poster.post_prompt(channel_id, prompt, privacy_notice(self.settings.privacy_url), marker=marker)
+
+    def record_prompt(self, platform: Platform, channel_id: str, prompt: Prompt, sent: PostedMessage) -> PostRecord:
+        """Record a posted prompt, so that its thread is captured (recording it twice is harmless)."""
+        post = self.store.record_post(platform, channel_id, sent.message_id, prompt, sent.posted_at)
         logger.info(
-            "prompt posted platform=%s channel=%s post=%s theme=%s", poster.platform, channel_id, post.key, prompt.theme
+            "prompt posted platform=%s channel=%s post=%s theme=%s", platform, channel_id, post.key, prompt.theme
         )
         return post
 

@@ -44,6 +44,12 @@ def from_slack_ts(ts: str) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC) + timedelta(microseconds=micros)
 
 
+def to_slack_ts(dt: datetime) -> str:
+    """The Slack ``ts`` of a moment (``oldest``/``latest`` of history reads), exact to the microsecond."""
+    micros = (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
 def parse_platform_time(value: str) -> datetime:
     """An ISO-8601 time from a payload (Teams ``timestamp``); must carry an offset or ``Z``."""
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
 from bot.events import Platform
 from bot.model import PostRecord
 from bot.prompts import Library, PostedPrompt, Prompt
 from bot.timeutil import from_db, to_db
 from storage.db import SQLiteDatabase
+from storage.records import post_record
 
 
 class PostRecords(SQLiteDatabase):
@@ -40,13 +40,16 @@ class PostRecords(SQLiteDatabase):
     def record_post(
         self, platform: Platform, channel_id: str, message_id: str, prompt: Prompt, posted_at: datetime
     ) -> PostRecord:
+        """Record a prompt posted into a channel; a post already recorded (same message) is returned as it is."""
         with self.transaction():
             prompt_id = self._one("SELECT id FROM prompts WHERE theme = ? AND text = ?", [prompt.theme, prompt.text])
-            cursor = self.db.execute(
+            self.db.execute(
                 """INSERT INTO posts (platform, channel_id, message_id, prompt_id, theme, prompt, posted_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, channel_id, message_id) DO NOTHING""",
                 [platform.value, channel_id, message_id, prompt_id, prompt.theme, prompt.text, to_db(posted_at)],
             )
-        return PostRecord(
-            cast(int, cursor.lastrowid), platform, channel_id, message_id, prompt.theme, prompt.text, posted_at
-        )
+            rows = self._rows(
+                "SELECT * FROM posts WHERE platform = ? AND channel_id = ? AND message_id = ?",
+                [platform.value, channel_id, message_id],
+            )
+        return post_record(rows[0])

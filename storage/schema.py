@@ -165,3 +165,55 @@ def m005_summary_indexes(db: Database) -> None:
             WHERE post_id IS NOT NULL AND removed_at IS NULL;
         """
     )
+
+
+@migrations()
+def m006_schedule_in_doubt(db: Database) -> None:
+    # A post the platform may have accepted puts its slot "in_doubt" (resolved by asking the platform), or
+    # "unresolved" when the platform cannot tell; each attempt notes the prompt it posts, so that a post found later
+    # is recorded with it. SQLite cannot change a CHECK constraint in place: the table is rebuilt (copy, drop,
+    # rename). Nothing references schedule_runs, so this is safe with foreign keys on, and it runs statement by
+    # statement inside this migration's transaction (executescript would commit first). A row left "claimed" by an
+    # earlier version was posted without a marker and can never be checked: it becomes "unresolved".
+    for statement in (
+        """CREATE TABLE schedule_runs_new (
+            kind TEXT NOT NULL CHECK (kind IN ('prompt', 'summary')),
+            slot TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('claimed', 'done', 'failed', 'skipped', 'in_doubt', 'unresolved')),
+            claimed_at TEXT NOT NULL,
+            finished_at TEXT,
+            message_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            error TEXT,
+            theme TEXT,
+            prompt TEXT,
+            PRIMARY KEY (kind, slot, platform, channel_id)
+        )""",
+        """INSERT INTO schedule_runs_new
+               (kind, slot, platform, channel_id, status, claimed_at, finished_at, message_id, attempts, error)
+           SELECT kind, slot, platform, channel_id,
+                  CASE status WHEN 'claimed' THEN 'unresolved' ELSE status END,
+                  claimed_at, finished_at, message_id, attempts,
+                  CASE status WHEN 'claimed' THEN 'claimed by an earlier version, which could not check it'
+                              ELSE error END
+           FROM schedule_runs""",
+        "DROP TABLE schedule_runs",
+        "ALTER TABLE schedule_runs_new RENAME TO schedule_runs",
+        "CREATE INDEX idx_schedule_runs_open ON schedule_runs (claimed_at) WHERE status IN ('claimed', 'in_doubt')",
+    ):
+        db.execute(statement)
+
+
+@migrations()
+def m007_first_start(db: Database) -> None:
+    # The install's first start: slots from before it are not "missed". An install that already ran keeps every
+    # slot it handled, and every post it made, on or after its first start.
+    db.execute("CREATE TABLE installation (id INTEGER PRIMARY KEY CHECK (id = 1), first_started_at TEXT NOT NULL)")
+    db.execute(
+        """INSERT INTO installation (id, first_started_at)
+           SELECT 1, min(at) FROM (SELECT slot AS at FROM schedule_runs UNION ALL SELECT posted_at FROM posts)
+           HAVING min(at) IS NOT NULL"""
+    )

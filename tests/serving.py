@@ -7,9 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+
+from bot.timeutil import utc_now
+from storage.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "crash-signing-secret-0123456789"
@@ -53,6 +57,14 @@ class Serve:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def installed(self, ago: timedelta = timedelta(days=7)) -> None:
+        """Record the install's first start ``ago`` (an install that has run before: the current slot is due)."""
+        repo = Repository.open(self.db)
+        try:
+            repo.record_first_start(utc_now() - ago)
+        finally:
+            repo.close()
 
     def start(self) -> None:
         with open(self.tmp_path / "serve.log", "ab") as log:

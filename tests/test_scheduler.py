@@ -1,4 +1,5 @@
-"""Scheduler: slots in local time across DST, exactly once per slot and channel, catch-up, rotation, failures.
+"""Scheduler: slots in local time across DST, exactly once per slot and channel, catch-up, rotation, failures, a
+loop that never dies (its state in /healthz), and a new install's first start.
 
 The scheduler runs with an injected clock against the real Slack adapter, a real SQLite file and the local
 fake of Slack's Web API.
@@ -6,18 +7,23 @@ fake of Slack's Web API.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.runtime import Runtime
 from bot.config import load_settings
 from bot.events import Platform
-from bot.scheduler import CATCH_UP, Claim, Scheduler
+from bot.scheduler import CATCH_UP, Claim, Kind, Scheduler
+from bot.slots import SlotKey
 from tests.fakes import FakeSlackAPI
 
 SECRET = "scheduler-test-secret"
@@ -107,7 +113,7 @@ async def test_a_crash_between_claim_and_record_never_reposts(tmp_path, slack_fa
     runtime = build_runtime(tmp_path, url)
     # The process claimed the slot for CALL and died before recording the outcome.
     claim = runtime.repo.claim_slot(
-        "prompt", SLOT, Platform.SLACK, "CALL", SLOT, max_attempts=5, retry_base=timedelta(minutes=1)
+        SlotKey(Kind.PROMPT, SLOT, Platform.SLACK, "CALL"), SLOT, max_attempts=5, retry_base=timedelta(minutes=1)
     )
     assert claim is Claim.CLAIMED
     clock = ManualClock(SLOT + timedelta(minutes=2))
@@ -249,4 +255,115 @@ async def test_a_slot_in_the_hour_the_clocks_go_back_posts_once(tmp_path, slack_
     assert slots == {"2026-10-25T00:30:00.000000+00:00"}
     # The next slot after the repeated hour is the next day's 01:30 GMT.
     assert scheduler.seconds_until_next() > 0
+    runtime.close()
+
+
+# -- never dies silently; /healthz tells its state (issue 13) ------------------------------------------------------
+
+
+@dataclass
+class StoppingClock(ManualClock):
+    """Sleeps by moving the time on; ``on_sleep`` sees each sleep (and may stop the loop by raising)."""
+
+    on_sleep: Callable[[float], Awaitable[None]] | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        if self.on_sleep is not None:
+            await self.on_sleep(seconds)
+        await super().sleep(seconds)
+
+
+async def stop_after_one_tick(seconds: float) -> None:
+    raise asyncio.CancelledError
+
+
+async def test_a_failing_tick_is_retried_within_a_minute_and_healthz_reports_it(tmp_path, slack_fake):
+    fake, url = slack_fake
+    runtime = build_runtime(tmp_path, url)
+    runtime.repo.record_first_start(SLOT - timedelta(weeks=1))
+    runtime.repo.db.execute("PRAGMA busy_timeout = 50")
+    locker = sqlite3.connect(tmp_path / "engagement.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the database: the first tick fails
+    scheduler = runtime.scheduler
+    assert scheduler is not None
+    seen: list[tuple[float, dict[str, Any]]] = []
+    async with TestClient(TestServer(runtime.web_app(), host="127.0.0.1")) as client:
+
+        async def health() -> dict[str, Any]:
+            response = await client.get("/healthz")
+            assert response.status == 200
+            body: dict[str, Any] = await response.json()
+            return body["scheduler"]
+
+        async def on_sleep(seconds: float) -> None:
+            seen.append((seconds, await health()))
+            if len(seen) == 1:
+                locker.execute("ROLLBACK")  # the database is free again
+            if len(seen) == 2:
+                raise asyncio.CancelledError
+
+        assert (await health())["state"] == "stopped"
+        scheduler.clock = StoppingClock(SLOT + timedelta(seconds=5), on_sleep)
+        with pytest.raises(asyncio.CancelledError):
+            await scheduler.run_forever()
+        stopped = await health()
+    locker.close()
+    (first_sleep, failing), (_, recovered) = seen
+    assert first_sleep <= 60
+    assert failing["state"] == "retrying"
+    assert "locked" in failing["last_error"]
+    assert recovered == {
+        "state": "running",
+        "last_error": None,
+        "next_prompt": "2026-12-01T10:00:00+00:00",
+        "next_summary": "2026-11-30T09:00:00+00:00",
+    }
+    assert len(posts_to(fake, "CALL")) == 1  # the retried tick posted the slot
+    assert stopped["state"] == "stopped"
+    runtime.close()
+
+
+# -- a new install: slots from before its first start are not missed (issue 13) ------------------------------------
+
+
+async def test_a_new_install_does_not_catch_up_slots_from_before_its_first_start(tmp_path, slack_fake, caplog):
+    fake, url = slack_fake
+    runtime = build_runtime(tmp_path, url)
+    # First started on Monday 30 November at 11:00: two hours after the summary slot (it would be caught up),
+    # six days after the last prompt slot (it would be skipped with a warning).
+    first_start = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+    clock = StoppingClock(first_start, stop_after_one_tick)
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"), pytest.raises(asyncio.CancelledError):
+        await Scheduler(runtime.engagement, runtime.posters, runtime.repo, clock).run_forever()
+    assert fake.calls_to("chat.postMessage") == []  # no empty summary, no late prompt
+    assert not [m for m in caplog.messages if "skipped" in m]
+    assert runtime.repo.schedule_runs() == []
+    assert runtime.repo.first_start() == first_start
+    # Restarted the next day: the first start stays, and the slots since then go out as usual.
+    clock.current = datetime(2026, 12, 1, 10, 0, 5, tzinfo=UTC)
+    fake.ts_start = clock.current.timestamp()  # Slack's ts: the prompts are in week 2026-W49
+    with pytest.raises(asyncio.CancelledError):
+        await Scheduler(runtime.engagement, runtime.posters, runtime.repo, clock).run_forever()
+    assert runtime.repo.first_start() == first_start
+    assert len(posts_to(fake, "CALL")) == 1
+    clock.current = datetime(2026, 12, 7, 9, 0, 5, tzinfo=UTC)
+    with pytest.raises(asyncio.CancelledError):
+        await Scheduler(runtime.engagement, runtime.posters, runtime.repo, clock).run_forever()
+    [summary] = posts_to(fake, "CADMIN")
+    assert "Engagement summary 2026-W49" in summary
+    runtime.close()
+
+
+async def test_the_first_summary_of_a_week_without_posts_before_the_first_start_is_skipped(
+    tmp_path, slack_fake, caplog
+):
+    fake, url = slack_fake
+    runtime = build_runtime(tmp_path, url)
+    runtime.repo.record_first_start(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))  # a Wednesday: after the prompt slot
+    clock = ManualClock(datetime(2026, 11, 30, 9, 0, 10, tzinfo=UTC))
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        await Scheduler(runtime.engagement, runtime.posters, runtime.repo, clock).tick()
+    assert posts_to(fake, "CADMIN") == []
+    assert [(r["kind"], r["status"]) for r in runtime.repo.schedule_runs()] == [("summary", "skipped")]
+    assert any("reason=no_posts_before_first_start" in m for m in caplog.messages)
     runtime.close()

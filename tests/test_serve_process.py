@@ -53,6 +53,7 @@ def posts(fake: FakeSlackAPI) -> list[str]:
 async def test_one_post_per_slot_across_sigkill_and_restart(tmp_path, slack_fake):
     fake, url = slack_fake
     serve = Serve(tmp_path, url, CONFIG)
+    serve.installed()
     serve.start()
     await serve.wait_healthy()
     # On start, the current minute's slot is less than six hours late: it is posted once.
@@ -63,16 +64,17 @@ async def test_one_post_per_slot_across_sigkill_and_restart(tmp_path, slack_fake
     await asyncio.sleep(1.5)  # the restarted scheduler's first tick has run
     assert await stop(serve, signal.SIGTERM) == 0
     runs = slot_runs(serve)
-    done = [slot for slot, status in runs if status == "done"]
-    assert len(set(done)) == len(done)
-    assert len(posts(fake)) == len(done)  # one post per slot; a restart within a slot posts nothing more
-    assert 1 <= len(done) <= 2  # two only if the test crossed a minute boundary
+    # The kill may land between a post and its record: that slot stays claimed (in doubt), never posted again.
+    assert {status for _, status in runs} <= {"done", "claimed"}
+    assert len(posts(fake)) == len(runs)  # one post per slot; a restart within a slot posts nothing more
+    assert 1 <= len(runs) <= 2  # two only if the test crossed a minute boundary
 
 
 async def test_a_kill_during_the_post_never_leads_to_a_second_post(tmp_path, slack_fake):
     fake, url = slack_fake
     fake.delays["chat.postMessage"] = 3.0  # the post is in flight when the process dies
     serve = Serve(tmp_path, url, CONFIG)
+    serve.installed()
     serve.start()
     await serve.wait_healthy()
     await wait_for(lambda: len(posts(fake)) >= 1)
@@ -93,9 +95,11 @@ async def test_a_kill_during_the_post_never_leads_to_a_second_post(tmp_path, sla
 async def test_sigterm_stops_cleanly_with_the_database_intact(tmp_path, slack_fake):
     _, url = slack_fake
     serve = Serve(tmp_path, url, CONFIG)
+    serve.installed()
     serve.start()
     await serve.wait_healthy()
     assert await stop(serve, signal.SIGTERM) == 0
     assert "stopped; database closed" in serve.log()
     with sqlite3.connect(tmp_path / "engagement.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+

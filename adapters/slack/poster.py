@@ -1,8 +1,15 @@
-"""Posting into Slack: the Web API client with its retries, and ``SlackPoster`` (``bot.ports.Poster``)."""
+"""Posting into Slack: the Web API clients with their retries, and ``SlackPoster`` (``bot.ports.Poster``).
+
+A post is retried only when Slack cannot have received it: a 429 (Slack refused it) and a connection that could
+not be opened. A timeout, a dropped connection, a 5xx or one of Slack's "it's possible some aspect of the
+operation succeeded" errors makes it ``PostInDoubt``. Scheduled posts carry their slot in the message metadata
+(``event_type`` ``engagebot_slot``), which ``find_post`` looks for in ``conversations.history``.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -19,17 +26,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.render import card_blocks, card_text, clip, prompt_blocks
 from bot.config import SlackSettings
-from bot.errors import AdapterError
+from bot.errors import AdapterError, PostInDoubt
 from bot.events import Platform
-from bot.ports import Card, PostedMessage
+from bot.ports import Card, Marker, PostedMessage
 from bot.prompts import Prompt
-from bot.timeutil import from_slack_ts
+from bot.timeutil import from_slack_ts, to_slack_ts
 
 logger = logging.getLogger(__package__)
 
-__all__ = ["AsyncTransientErrorRetryHandler", "SlackPoster", "adapter_error", "build_client"]
+__all__ = ["SLOT_EVENT", "AsyncTransientErrorRetryHandler", "SlackPoster", "adapter_error", "build_client"]
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+SLOT_EVENT = "engagebot_slot"  # the metadata event_type of scheduled posts
+# Slack documents these as "it's possible some aspect of the operation succeeded" (or as an unfinished request).
+MAYBE_POSTED_ERRORS = frozenset({"fatal_error", "internal_error", "service_unavailable", "request_timeout"})
+HISTORY_PAGE = 15  # conversations.history's largest page for apps outside the Marketplace; any app accepts it
+HISTORY_PAGES = 40  # a window of a quarter of an hour never holds more than 600 top-level messages
 
 
 class AsyncTransientErrorRetryHandler(AsyncRetryHandler):
@@ -47,7 +59,7 @@ class AsyncTransientErrorRetryHandler(AsyncRetryHandler):
 
 
 def build_client(settings: SlackSettings) -> AsyncWebClient:
-    """The Web API client: 429 honours Retry-After; connection failures and 5xx retry with backoff."""
+    """The Web API client for reads and replies: 429 honours Retry-After; connection failures and 5xx retry."""
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
@@ -55,6 +67,24 @@ def build_client(settings: SlackSettings) -> AsyncWebClient:
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncTransientErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def posting_client(client: AsyncWebClient) -> AsyncWebClient:
+    """``client`` for ``chat.postMessage``: retries only what Slack cannot have received (a 429, which Slack
+    refused, after Retry-After; a connection that could not be opened), never a timeout, a reset or a 5xx."""
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        session=client.session,
+        headers=client.headers,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2, error_types=[aiohttp.ClientConnectorError]),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         ],
     )
 
@@ -68,28 +98,90 @@ def adapter_error(method: str, err: Exception) -> AdapterError:
     return AdapterError(f"Slack {method} failed: {type(err).__name__}")
 
 
+def _maybe_posted(err: SlackApiError) -> bool:
+    data = err.response.data
+    if err.response.status_code >= 500 or err.response.status_code == 408 or not isinstance(data, dict):
+        return True
+    return data.get("error") in MAYBE_POSTED_ERRORS
+
+
+def _in_doubt(channel_id: str, why: str) -> PostInDoubt:
+    logger.warning("slack post in doubt method=chat.postMessage channel=%s error=%s", channel_id, why)
+    return PostInDoubt(f"Slack may have posted to {channel_id} ({why}): it is not posted again blindly")
+
+
 class SlackPoster:
     """Posts prompts and summaries with ``chat.postMessage`` (implements :class:`bot.ports.Poster`)."""
 
     platform = Platform.SLACK
 
     def __init__(self, client: AsyncWebClient) -> None:
-        self.client = client
+        self.client = client  # reads (conversations.history): retried freely
+        self.posting = posting_client(client)
 
-    async def post_prompt(self, channel_id: str, prompt: Prompt, notice: str) -> PostedMessage:
+    async def post_prompt(
+        self, channel_id: str, prompt: Prompt, notice: str, *, marker: Marker | None = None
+    ) -> PostedMessage:
         text = f"Discussion prompt ({prompt.theme}): {prompt.text}"
-        return await self._post(channel_id, clip(text, 3000), prompt_blocks(prompt, notice))
+        return await self._post(channel_id, clip(text, 3000), prompt_blocks(prompt, notice), marker)
 
-    async def post_card(self, channel_id: str, card: Card) -> PostedMessage:
-        return await self._post(channel_id, card_text(card), card_blocks(card))
+    async def post_card(self, channel_id: str, card: Card, *, marker: Marker | None = None) -> PostedMessage:
+        return await self._post(channel_id, card_text(card), card_blocks(card), marker)
 
-    async def _post(self, channel_id: str, text: str, blocks: list[dict[str, Any]]) -> PostedMessage:
+    async def _post(
+        self, channel_id: str, text: str, blocks: list[dict[str, Any]], marker: Marker | None
+    ) -> PostedMessage:
+        extra: dict[str, Any] = {}
+        if marker is not None:
+            extra["metadata"] = {"event_type": SLOT_EVENT, "event_payload": dict(marker)}
         try:
-            response = await self.client.chat_postMessage(channel=channel_id, text=text, blocks=blocks)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as err:
+            response = await self.posting.chat_postMessage(channel=channel_id, text=text, blocks=blocks, **extra)
+        except SlackApiError as err:
+            if _maybe_posted(err):
+                code = err.response.get("error") if isinstance(err.response.data, dict) else None
+                raise _in_doubt(channel_id, code or f"HTTP {err.response.status_code}") from None
             raise adapter_error("chat.postMessage", err) from None
+        except aiohttp.ClientConnectorError as err:  # the connection was never opened: nothing was sent
+            raise adapter_error("chat.postMessage", err) from None
+        except (aiohttp.ClientError, TimeoutError) as err:  # sent, and no answer: Slack may have posted it
+            raise _in_doubt(channel_id, type(err).__name__) from None
         ts = response.get("ts")
         if not isinstance(ts, str):
-            raise AdapterError("Slack chat.postMessage returned no ts")
+            raise _in_doubt(channel_id, "accepted without a ts")
         # The post's time is Slack's ts, never our clock (SPEC §7).
         return PostedMessage(message_id=ts, posted_at=from_slack_ts(ts))
+
+    async def find_post(
+        self, channel_id: str, marker: Marker, *, since: datetime, until: datetime
+    ) -> PostedMessage | None:
+        """The top-level message of ``channel_id`` between ``since`` and ``until`` that carries ``marker`` in its
+        metadata, from ``conversations.history`` (which returns metadata only with ``include_all_metadata``)."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                response = await self.client.conversations_history(
+                    channel=channel_id,
+                    oldest=to_slack_ts(since),
+                    latest=to_slack_ts(until),
+                    inclusive=True,
+                    include_all_metadata=True,
+                    limit=HISTORY_PAGE,
+                    cursor=cursor,
+                )
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as err:
+                raise adapter_error("conversations.history", err) from None
+            for message in response.get("messages") or []:
+                if _carries(message, marker) and isinstance(message.get("ts"), str):
+                    return PostedMessage(message_id=message["ts"], posted_at=from_slack_ts(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or cursor is None:
+                return None
+        raise AdapterError(f"Slack conversations.history: more than {HISTORY_PAGES} pages to check in {channel_id}")
+
+
+def _carries(message: Any, marker: Marker) -> bool:
+    metadata = message.get("metadata") if isinstance(message, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("event_type") != SLOT_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and all(payload.get(k) == v for k, v in marker.items())

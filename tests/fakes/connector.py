@@ -67,6 +67,9 @@ class _ConnectorHandler(BaseHTTPRequestHandler):
         segments = [unquote(part) for part in urlsplit(self.path).path.split("/") if part]
         fake = cast(_ConnectorHTTPServer, self.server).fake
         status, payload, headers = fake._handle(verb, segments, body, self.headers.get("Authorization"))
+        if status == 0:  # the request took effect; the connection is dropped without an answer
+            self.close_connection = True
+            return
         data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         for name, value in headers.items():
@@ -87,7 +90,8 @@ class FakeTeamsConnector(ThreadedServer):
 
     Ops recorded in ``calls``: create_conversation, send_to_conversation, reply_to_activity, update_activity,
     delete_activity, get_team_channels, get_team_details, get_conversation_members, get_conversation_member, unknown.
-    New message ids increase from ``first_id + 1`` ("1732350000001", ...).
+    New message ids increase from ``first_id + 1`` ("1732350000001", ...). ``threads`` lists the channel posts the
+    connector accepted; ``fail_after_accept`` makes a request take effect and then answer 500 or drop the connection.
     """
 
     def __init__(self, *, first_id: int = 1732350000000, tenant_id: str = TEAMS_TENANT_ID) -> None:
@@ -97,6 +101,8 @@ class FakeTeamsConnector(ThreadedServer):
         self._ids = itertools.count(first_id + 1)
         self._calls: list[ConnectorCall] = []
         self._failures: dict[str, deque[_ConnectorFailure]] = {}
+        self._after_accept: dict[str, deque[int]] = {}
+        self._threads: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     @property
@@ -124,6 +130,18 @@ class FakeTeamsConnector(ThreadedServer):
         )
         with self._lock:
             self._failures.setdefault(op, deque()).extend([failure] * times)
+
+    def fail_after_accept(self, op: str, *, status: int = 500, drop: bool = False, times: int = 1) -> None:
+        """Let the next ``times`` requests of ``op`` take effect (a thread is created), then answer ``status``, or
+        with ``drop=True`` close the connection without any answer."""
+        with self._lock:
+            self._after_accept.setdefault(op, deque()).extend([0 if drop else status] * times)
+
+    @property
+    def threads(self) -> list[dict[str, Any]]:
+        """The new threads (channel posts) the connector accepted: what the channel's members see."""
+        with self._lock:
+            return list(self._threads)
 
     thread_name = "fake-teams-connector"
 
@@ -153,7 +171,16 @@ class FakeTeamsConnector(ThreadedServer):
             headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
             error = {"error": {"code": failure.code, "message": f"fake connector: HTTP {failure.status}"}}
             return failure.status, error, headers
-        return self._answer(op, conversation_id, activity_id, member_id, body)
+        answer = self._answer(op, conversation_id, activity_id, member_id, body)
+        with self._lock:
+            if op == "create_conversation" and answer[0] == 201:
+                self._threads.append({"id": answer[1]["id"], "body": body})
+            after = self._after_accept.get(op)
+            status = after.popleft() if after else None
+        if status is not None:
+            error = {"error": {"code": "ServiceError", "message": f"fake connector: HTTP {status}"}}
+            return status, None if status == 0 else error, {}
+        return answer
 
     def _answer(
         self, op: str, conversation_id: str | None, activity_id: str | None, member_id: str | None, body: Any

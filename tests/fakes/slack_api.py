@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -50,12 +50,20 @@ class _SlackFailure:
     retry_after: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class _AfterAccept:
+    status: int  # the answer once the call took effect; 0: the connection is dropped without an answer
+
+
 @dataclass
 class FakeSlackAPI:
     """Fake Slack Web API: ``GET``/``POST /api/{method}``, the upload URLs of ``files_upload_v2`` and response URLs.
 
     ``AsyncWebClient`` sends ``chat.*`` as JSON, ``auth.test`` and ``files.*`` as query strings, and ``users.info``,
-    ``conversations.replies`` and ``reactions.get`` as **GET** requests, so all of these are parsed into ``args``.
+    ``conversations.replies``, ``conversations.history`` and ``reactions.get`` as **GET** requests, so all of these
+    are parsed into ``args``. Top-level messages posted with ``chat.postMessage`` (and their ``metadata``) land in
+    ``history``, which ``conversations.history`` reads; ``posted(channel)`` is what the channel's members see, and
+    ``fail_after_accept`` makes a call take effect and then answer 500 or drop the connection.
     Serve it with ``TestServer(fake.app())`` or ``async with fake.serve() as server``; point the client at
     ``server.make_url("/api/")`` and set ``response_url`` to ``server.make_url("/commands/T111/1/abc")``.
     """
@@ -73,7 +81,12 @@ class FakeSlackAPI:
     responses: list[dict[str, Any]] = field(default_factory=list)  # JSON bodies POSTed to /commands/...
     uploads: dict[str, UploadedFile] = field(default_factory=dict)  # file id -> upload
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before answering
+    # channel -> its top-level messages, oldest first (chat.postMessage without thread_ts), for conversations.history
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # called with each call that took effect, before the answer (e.g. to kill the caller between post and record)
+    on_accept: Callable[[SlackCall], Awaitable[None] | None] | None = None
     _failures: dict[str, deque[_SlackFailure]] = field(default_factory=dict, init=False, repr=False)
+    _after_accept: dict[str, deque[_AfterAccept]] = field(default_factory=dict, init=False, repr=False)
     _ts_counter: int = field(default=0, init=False, repr=False)
     _file_counter: int = field(default=0, init=False, repr=False)
 
@@ -106,6 +119,15 @@ class FakeSlackAPI:
         failure = _SlackFailure(status=status, error=error, retry_after=retry_after)
         self._failures.setdefault(method, deque()).extend([failure] * times)
 
+    def fail_after_accept(self, method: str, *, status: int = 500, drop: bool = False, times: int = 1) -> None:
+        """Let the next ``times`` calls of ``method`` take effect (a message is posted), then answer ``status`` with
+        a plain-text body, or with ``drop=True`` close the connection without any answer."""
+        self._after_accept.setdefault(method, deque()).extend([_AfterAccept(0 if drop else status)] * times)
+
+    def posted(self, channel: str) -> list[dict[str, Any]]:
+        """The top-level messages in ``channel``: what its members see, whatever the poster was told."""
+        return list(self.history.get(channel, []))
+
     def calls_to(self, method: str) -> list[SlackCall]:
         return [call for call in self.calls if call["method"] == method]
 
@@ -125,7 +147,19 @@ class FakeSlackAPI:
         queued = self._failures.get(method)
         if queued:
             return _slack_failure_response(queued.popleft())
-        return web.json_response(self._answer(method, args, request))
+        answer = self._answer(method, args, request)
+        if answer.get("ok") and self.on_accept is not None:
+            pending = self.on_accept(self.calls[-1])
+            if pending is not None:
+                await pending
+        after = self._after_accept.get(method)
+        if answer.get("ok") and after:
+            failure = after.popleft()
+            if failure.status == 0:
+                assert request.transport is not None
+                request.transport.abort()  # the call took effect; the caller never hears back
+            return web.Response(status=failure.status or 500, text="Internal Server Error", content_type="text/plain")
+        return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any], request: web.Request) -> dict[str, Any]:
         if method == "auth.test":
@@ -152,7 +186,14 @@ class FakeSlackAPI:
             }
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
+            elif args.get("metadata"):
+                metadata = args["metadata"]
+                message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
+            if not args.get("thread_ts"):
+                self.history.setdefault(str(args.get("channel")), []).append(message)
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
+        if method == "conversations.history":
+            return self._history(args)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}  # Slack names it message_ts here, not ts
         if method == "conversations.open":  # the DM with a user; Slack answers with its channel id
@@ -192,6 +233,32 @@ class FakeSlackAPI:
         if method == "files.completeUploadExternal":
             return self._complete_upload(args)
         return {"ok": True}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, between ``oldest`` and ``latest`` (bounds only with ``inclusive``), metadata only with
+        ``include_all_metadata``, ``limit`` per page (default 100) and an opaque cursor, as Slack answers."""
+        channel = str(args.get("channel"))
+        inclusive = _flag(args.get("inclusive"))
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or 9e12)
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        messages = [dict(m) for m in reversed(self.history.get(channel, [])) if within(float(m["ts"]))]
+        if not _flag(args.get("include_all_metadata")):
+            for message in messages:
+                message.pop("metadata", None)
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page, more = messages[start : start + limit], start + limit < len(messages)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _user(self, user_id: str) -> dict[str, Any]:
         name = self.display_names.get(user_id, f"Member {user_id}")
@@ -267,6 +334,10 @@ async def _slack_request_args(request: web.Request) -> dict[str, Any]:
             else:
                 args[key] = value
     return args
+
+
+def _flag(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
 
 
 def _slack_failure_response(failure: _SlackFailure) -> web.Response:

@@ -113,6 +113,17 @@ async def test_admin_post_failure_is_reported_and_records_nothing(rig: Rig) -> N
     assert "channel_not_found" in reply["text"]
 
 
+async def test_admin_post_in_doubt_says_check_the_channel_and_is_not_retried(rig: Rig) -> None:
+    rig.fake.fail_after_accept("chat.postMessage", drop=True)  # posted, and the answer lost
+    await rig.command("post", user=ADMIN, channel="C0HERE")
+    assert len(rig.fake.calls_to("chat.postMessage")) == 1
+    assert len(rig.fake.posted("C0HERE")) == 1
+    assert rig.rows("posts") == []
+    [reply] = rig.fake.responses
+    assert reply["blocks"][0]["text"]["text"] == "May have been posted"
+    assert "check the channel before you post again" in reply["text"]
+
+
 async def test_admin_export_is_uploaded_privately(rig: Rig) -> None:
     post = await rig.post_prompt()
     await rig.event(slack_thread_reply("exported", thread_ts=post.message_id, channel=CHANNEL, ts=ts_at(post, 60)))

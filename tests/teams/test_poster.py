@@ -1,31 +1,55 @@
-"""Posting into Teams: 429 and 5xx retried, permanent failures an AdapterError with nothing stored, summaries
-as Adaptive Card threads."""
+"""Posting into Teams: 429 retried, a post the connector may have taken never retried (in doubt, and not
+checkable), permanent failures an AdapterError with nothing stored, summaries as Adaptive Card threads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
 
-from bot.errors import AdapterError, NoConversationReference
+from bot.errors import AdapterError, NoConversationReference, PostInDoubt, PostUnverifiable
 from bot.ports import Card
-from tests.fakes import TEAMS_CHANNEL_ID, TEAMS_TEAM_ID, teams_install_conversation_update
+from tests.fakes import TEAMS_CHANNEL_ID, TEAMS_TEAM_ID, FakeTeamsConnector, teams_install_conversation_update
 from tests.teams.harness import OTHER_CHANNEL, Harness, adaptive_content, card_texts
 
 # --------------------------------------------------------------------------------------------------------------------
 # posting failures
 
 
-async def test_429_and_5xx_are_retried_and_the_post_stored_once(harness: Harness) -> None:
+async def test_429_is_retried_and_the_post_stored_once(harness: Harness) -> None:
     await harness.send(teams_install_conversation_update(service_url=harness.url))
     harness.connector.fail_next("create_conversation", status=429, retry_after="0")
     post = await harness.runtime.engagement.post_prompt(harness.adapter.poster, TEAMS_CHANNEL_ID)
     assert len(harness.connector.calls_to("create_conversation")) == 2
     assert harness.rows("SELECT message_id FROM posts") == [{"message_id": post.message_id}]
 
-    harness.connector.clear()
-    harness.connector.fail_next("create_conversation", status=503, times=2)
-    await harness.runtime.engagement.post_prompt(harness.adapter.poster, TEAMS_CHANNEL_ID)
-    assert len(harness.connector.calls_to("create_conversation")) == 3
-    assert harness.count("posts") == 2
+
+@pytest.mark.parametrize(
+    ("inject", "posted"),
+    [
+        pytest.param(lambda c: c.fail_next("create_conversation", status=503), 0, id="503"),
+        pytest.param(lambda c: c.fail_after_accept("create_conversation", status=500), 1, id="accept-then-500"),
+        pytest.param(lambda c: c.fail_after_accept("create_conversation", drop=True), 1, id="accept-then-drop"),
+    ],
+)
+async def test_a_post_the_connector_may_have_taken_is_in_doubt_and_never_retried(
+    harness: Harness, inject: Callable[[FakeTeamsConnector], None], posted: int
+) -> None:
+    await harness.send(teams_install_conversation_update(service_url=harness.url))
+    inject(harness.connector)
+    with pytest.raises(PostInDoubt, match="Teams may have posted"):
+        await harness.runtime.engagement.post_prompt(harness.adapter.poster, TEAMS_CHANNEL_ID)
+    assert len(harness.connector.calls_to("create_conversation")) == 1  # neither we nor msrest sent it again
+    assert len(harness.connector.threads) == posted
+    assert harness.count("posts") == 0
+
+
+async def test_a_post_in_doubt_cannot_be_checked_on_teams(harness: Harness) -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(PostUnverifiable, match="cannot be checked"):
+        await harness.adapter.poster.find_post(TEAMS_CHANNEL_ID, {"kind": "prompt"}, since=now, until=now)
+    assert harness.connector.calls == []
 
 
 async def test_permanent_failures_raise_adapter_error_and_store_nothing(harness: Harness) -> None:
