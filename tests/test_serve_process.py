@@ -1,9 +1,11 @@
-"""`engagebot serve` as a real process: exactly one post per slot across SIGKILL and restart; clean SIGTERM."""
+"""`engagebot serve` as a real process: exactly one post per slot across SIGKILL and restart; clean SIGTERM; a port in
+use stops it before anything starts."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 
@@ -103,3 +105,21 @@ async def test_sigterm_stops_cleanly_with_the_database_intact(tmp_path, slack_fa
     with sqlite3.connect(tmp_path / "engagement.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
+
+async def test_a_port_in_use_is_one_error_line_and_exit_2_before_anything_starts(tmp_path, slack_fake):
+    fake, url = slack_fake
+    serve = Serve(tmp_path, url, CONFIG)  # a slot every minute: any scheduler that started would claim it
+    serve.installed()
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", serve.port))
+        held.listen()
+        serve.start()
+        code = await serve.wait()
+    assert code == 2
+    assert serve.log().splitlines() == [
+        f"engagebot: PORT: cannot listen on 127.0.0.1:{serve.port}: Address already in use "
+        "(is engagebot already running? or choose a free PORT)"
+    ]
+    with sqlite3.connect(serve.db) as conn:
+        assert conn.execute("SELECT count(*) FROM schedule_runs").fetchone() == (0,)
+    assert fake.calls == []  # nothing posted, not even a call to Slack
