@@ -21,6 +21,7 @@ from bot.events import (
     ReplyDeleted,
     ReplyEdited,
     ReplyPosted,
+    ReplyRestored,
     member_id,
 )
 from bot.model import PostRecord, ReplyRecord
@@ -47,6 +48,8 @@ class CaptureStore(Protocol):
     def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None: ...
     def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool: ...
     def mark_deleted(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
+    def mark_restored(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
+    def restored_since(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> bool: ...
     def upsert_member(self, member: str, platform: Platform, user_id: str, display_name: str | None) -> None: ...
     def insert_reply(
         self, post: PostRecord, message_id: str, member: str, text: str, at: datetime, edited_at: datetime | None
@@ -113,6 +116,8 @@ class Capture:
                 return self._reply_edited(event)
             case ReplyDeleted():
                 return self._reply_deleted(event)
+            case ReplyRestored():
+                return self._reply_restored(event)
             case ReactionAdded() | ReactionRemoved():
                 return self._reaction(event)
         raise TypeError(f"not a capture event: {event!r}")  # pragma: no cover - exhaustive match
@@ -161,6 +166,8 @@ class Capture:
 
     def _reply_deleted(self, event: ReplyDeleted) -> Outcome:
         store = self.store
+        if store.restored_since(event.platform, event.channel_id, event.message_id, event.occurred_at):
+            return Outcome.IGNORED  # the message was restored after this deletion (the restore arrived first)
         reply = store.find_reply(event.platform, event.channel_id, event.message_id)
         if reply is not None:
             store.delete_reply(reply.id)  # its reactions go with it
@@ -172,6 +179,31 @@ class Capture:
             store.mark_deleted(event.platform, event.channel_id, event.message_id, event.occurred_at)
             return Outcome.STORED
         return Outcome.IGNORED
+
+    def _reply_restored(self, event: ReplyRestored) -> Outcome:
+        """A restore lifts the deletion it undoes (one made at or before it), so the message may be captured again:
+        from the restored payload when it carries the message, else from its next edit. A deletion that happened
+        after the restore still stands, whatever the order they arrive in."""
+        store = self.store
+        platform, channel, message = event.platform, event.channel_id, event.message_id
+        if store.find_post(platform, channel, message) is not None:
+            return Outcome.IGNORED  # a prompt of ours, not a reply
+        store.mark_restored(platform, channel, message, event.occurred_at)
+        if store.is_deleted(platform, channel, message):
+            return Outcome.IGNORED  # deleted again after this restore
+        if event.text and event.thread_id and event.user_id and event.original_at:
+            restored = ReplyPosted(
+                platform=platform,
+                channel_id=channel,
+                occurred_at=event.original_at,
+                thread_id=event.thread_id,
+                message_id=message,
+                user_id=event.user_id,
+                text=event.text,
+                display_name=event.display_name,
+            )
+            self._reply_posted(restored)  # the capture rules of a reply: a prompt's thread, not opted out, once
+        return Outcome.STORED
 
     def _reaction(self, event: ReactionAdded | ReactionRemoved) -> Outcome:
         store = self.store

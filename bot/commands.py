@@ -52,12 +52,28 @@ def privacy_text(retention_days: int, consent: str, quote_emoji: str) -> str:
     )
 
 
+def _words(text: str) -> list[str]:
+    """The command's words, without a leading ``engage`` (``/engage`` on Slack)."""
+    words = (text or "").strip().split()
+    if words and words[0].lower().lstrip("/") == "engage":
+        words = words[1:]
+    return words
+
+
+def command_name(text: str) -> str | None:
+    """The known command ``text`` asks for (its first word, after an optional ``engage``), else None."""
+    words = _words(text)
+    name = words[0].lower() if words else ""
+    return name if name in PUBLIC or name in ADMIN else None
+
+
 @dataclass(frozen=True, slots=True)
 class CommandContext:
     platform: Platform
     user_id: str
     channel_id: str
     display_name: str | None = None
+    public: bool = False  # asked where the whole channel sees the answer (a Teams @mention in a channel)
 
     @property
     def member(self) -> str:
@@ -75,6 +91,7 @@ class Attachment:
 class CommandReply:
     card: Card
     attachment: Attachment | None = None
+    public: bool = False  # meant for the channel (the summary asked in a channel); otherwise for the caller only
 
     @property
     def text(self) -> str:
@@ -91,9 +108,7 @@ class Commands:
         self.posters = posters
 
     async def handle(self, ctx: CommandContext, text: str) -> CommandReply:
-        words = (text or "").strip().split()
-        if words and words[0].lower().lstrip("/") == "engage":
-            words = words[1:]
+        words = _words(text)
         name = words[0].lower() if words else "help"
         args = words[1:]
         is_admin = self.engagement.settings.is_admin(ctx.member)
@@ -172,7 +187,9 @@ class Commands:
                 )
             case "summary":
                 week = engagement.week(_one_arg(args, "summary"))
-                return CommandReply(engagement.summary_card(engagement.summary(week)))
+                # Asked in a channel: the card the channel gets on Mondays (small groups withheld), not the exact one.
+                card = engagement.summary_card(engagement.summary(week), public=ctx.public)
+                return CommandReply(card, public=ctx.public)
             case "export":
                 week = engagement.week(_one_arg(args, "export"))
                 rows = engagement.export_rows(week)

@@ -217,7 +217,7 @@ def _check_credentials(
                     "a Slack channel, but SLACK_BOT_TOKEN is not set: set it in the environment or in a .env file "
                     "next to this file (or remove the channel)",
                 )
-            if channel.platform is Platform.TEAMS and not (teams.app_id or teams.emulator):
+            if channel.platform is Platform.TEAMS and teams.mode is None:
                 raise fail(
                     f"{key}[{index}]",
                     "a Teams channel, but MicrosoftAppId is not set: set the Azure Bot's credentials in the "

@@ -34,6 +34,13 @@ class TeamsSettings:
     def auth_enabled(self) -> bool:
         return bool(self.app_id)
 
+    @property
+    def mode(self) -> str | None:
+        """ "authenticated" (MicrosoftAppId set), "emulator" (ENGAGEBOT_TEAMS_EMULATOR=1) or None: Teams is off."""
+        if self.app_id:
+            return "authenticated"
+        return "emulator" if self.emulator else None
+
 
 def slack_settings(env: Mapping[str, str]) -> SlackSettings | None:
     token = env.get("SLACK_BOT_TOKEN", "").strip()

@@ -68,6 +68,22 @@ class ReplyDeleted(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyRestored(Event):
+    """A deleted message was restored (Teams ``undeleteMessage``) at ``occurred_at``: it may be captured again.
+
+    When the platform sends the restored message along (its text, thread, author and own time), it is stored at once
+    as a reply; otherwise its next edit stores it (see :class:`ReplyEdited`).
+    """
+
+    message_id: str
+    thread_id: str | None = None
+    text: str | None = None
+    original_at: datetime | None = None
+    user_id: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReactionAdded(Event):
     target_id: str  # the message reacted to: a post or a reply in a post's thread
     user_id: str
@@ -82,4 +98,4 @@ class ReactionRemoved(Event):
     name: str
 
 
-CaptureEvent = ReplyPosted | ReplyEdited | ReplyDeleted | ReactionAdded | ReactionRemoved
+CaptureEvent = ReplyPosted | ReplyEdited | ReplyDeleted | ReplyRestored | ReactionAdded | ReactionRemoved

@@ -24,6 +24,15 @@ class CaptureRecords(SQLiteDatabase):
             [event_key, platform.value, to_db(utc_now())],
         )
 
+    def claim_event(self, event_key: str, platform: Platform) -> bool:
+        """Mark ``event_key`` seen and commit at once; False when it was already seen (a redelivery)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO seen_events (event_key, platform, seen_at) VALUES (?, ?, ?)",
+                [event_key, platform.value, to_db(utc_now())],
+            )
+            return cursor.rowcount > 0
+
     def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None:
         rows = self._rows(
             "SELECT * FROM posts WHERE platform = ? AND channel_id = ? AND message_id = ?",
@@ -43,10 +52,34 @@ class CaptureRecords(SQLiteDatabase):
         return self._one(sql, [platform.value, channel_id, message_id]) is not None
 
     def mark_deleted(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None:
+        """Remember a deletion (the latest, when a restored message is deleted again)."""
         self.db.execute(
-            "INSERT OR IGNORE INTO deleted_messages (platform, channel_id, message_id, deleted_at) VALUES (?, ?, ?, ?)",
+            """INSERT INTO deleted_messages (platform, channel_id, message_id, deleted_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (platform, channel_id, message_id) DO UPDATE
+               SET deleted_at = max(deleted_at, excluded.deleted_at)""",
             [platform.value, channel_id, message_id, to_db(at)],
         )
+
+    def mark_restored(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None:
+        """Remember a restore (the latest) and lift the deletion it undoes; a deletion after ``at`` stands."""
+        key = [platform.value, channel_id, message_id]
+        self.db.execute(
+            """INSERT INTO restored_messages (platform, channel_id, message_id, restored_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (platform, channel_id, message_id) DO UPDATE
+               SET restored_at = max(restored_at, excluded.restored_at)""",
+            [*key, to_db(at)],
+        )
+        self.db.execute(
+            """DELETE FROM deleted_messages WHERE platform = ? AND channel_id = ? AND message_id = ?
+               AND deleted_at <= ?""",
+            [*key, to_db(at)],
+        )
+
+    def restored_since(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> bool:
+        """Was the message restored at or after ``at`` (so a deletion at ``at`` is older than the restore)?"""
+        sql = """SELECT 1 FROM restored_messages WHERE platform = ? AND channel_id = ? AND message_id = ?
+                 AND restored_at >= ?"""
+        return self._one(sql, [platform.value, channel_id, message_id, to_db(at)]) is not None
 
     def upsert_member(self, member: str, platform: Platform, user_id: str, display_name: str | None) -> None:
         self.db.execute(

@@ -77,6 +77,7 @@ class SQLiteDatabase:
             raise StorageError(f"cannot open database {path}: {err.strerror}") from None
 
     def migrate(self) -> None:
+        migrated = bool(migrations.pending(self.db))
         for attempt in range(3):
             try:
                 migrations.apply(self.db)
@@ -87,6 +88,8 @@ class SQLiteDatabase:
                 time.sleep(0.5)
         applied = len(migrations.applied(self.db))
         self.db.execute(f"PRAGMA user_version = {applied}")
+        if migrated:
+            self.scrub(attempts=1)  # a migration may remove data: no earlier page image of it stays in the files
 
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])

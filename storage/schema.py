@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("engagebot")
+
+# What a stored Teams conversation reference keeps (see conversation_refs_without_members): the bot, the channel's
+# conversation, the connector.
+REFERENCE_FIELDS = ("bot", "conversation", "channelId", "serviceUrl")
+CONVERSATION_FIELDS = ("id", "isGroup", "conversationType", "tenantId", "tenantID")  # botbuilder writes tenantID
 
 
 @migrations()
@@ -216,4 +223,41 @@ def m007_first_start(db: Database) -> None:
         """INSERT INTO installation (id, first_started_at)
            SELECT 1, min(at) FROM (SELECT slot AS at FROM schedule_runs UNION ALL SELECT posted_at FROM posts)
            HAVING min(at) IS NOT NULL"""
+    )
+
+
+@migrations()
+def m008_conversation_refs_without_members(db: Database) -> None:
+    # References were saved with the member who sent the activity (user: id, name, aadObjectId) and their client's
+    # locale. Keep only what a proactive post needs; secure_delete and the scrub after migrating leave no copy.
+    rows = db.execute("SELECT channel_id, reference FROM conversation_refs").fetchall()
+    for channel_id, text in rows:
+        try:
+            reference = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(reference, dict):
+            continue
+        kept = {key: reference[key] for key in REFERENCE_FIELDS if key in reference}
+        conversation = kept.get("conversation")
+        if isinstance(conversation, dict):
+            kept["conversation"] = {key: conversation[key] for key in CONVERSATION_FIELDS if key in conversation}
+        if kept != reference:
+            db.execute(
+                "UPDATE conversation_refs SET reference = ? WHERE channel_id = ?", [json.dumps(kept), channel_id]
+            )
+
+
+@migrations()
+def m009_message_restores(db: Database) -> None:
+    # A Teams message restored after its deletion (undeleteMessage): when, so that the deletion, if it arrives
+    # after the restore, is known to be older and does not erase the restored message again.
+    db.execute(
+        """CREATE TABLE restored_messages (
+            platform TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            restored_at TEXT NOT NULL,
+            PRIMARY KEY (platform, channel_id, message_id)
+        )"""
     )

@@ -318,7 +318,8 @@ class Reference:
                 self.tombstones.add(msg)
                 return True
             return False
-        # a reaction: last writer wins by payload time
+        # a reaction: last writer wins by payload time (the generated operations include no restores)
+        assert isinstance(ev, ReactionAdded | ReactionRemoved)
         member = f"{ev.platform.value}:{ev.user_id}"
         target = (ev.platform, ev.channel_id, ev.target_id)
         if member in self.optouts:
