@@ -41,6 +41,9 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, database: str | None = None, with_teams: bool = True) -> Runtime:
+        """Wire storage, the core and each configured platform. Teams exists only when configured (``MicrosoftAppId``,
+        or ``ENGAGEBOT_TEAMS_EMULATOR=1``): otherwise there is no Teams poster and ``/api/messages`` is not mounted.
+        ``with_teams=False`` leaves it out even then (commands that only need Slack)."""
         engagement = open_engagement(settings, database)
         repo = engagement.store
         assert isinstance(repo, Repository)
@@ -55,7 +58,7 @@ class Runtime:
                 settings.slack, capture=capture, commands=runtime.commands, names=repo, is_admin=settings.is_admin
             )
             posters[Platform.SLACK] = runtime.slack.poster
-        if with_teams:
+        if with_teams and settings.teams.mode is not None:
             from adapters.teams.adapter import TeamsAdapter
 
             runtime.teams = TeamsAdapter(settings.teams, capture=capture, commands=runtime.commands, store=repo)
@@ -83,13 +86,15 @@ class Runtime:
             "status": "ok" if ok else "unavailable",
             "schema_version": self.repo.schema_version() if ok else None,
             "slack": self.slack is not None,
-            "teams": self.teams is not None,
+            "teams": {"enabled": self.teams is not None, "mode": self.teams.mode if self.teams is not None else None},
         }
         if self.scheduler is not None:
             body["scheduler"] = self.scheduler.health()
         return web.json_response(body, status=200 if ok else 503)
 
     async def _on_startup(self, app: web.Application) -> None:
+        if self.teams is not None:
+            self.teams.start()
         if self.slack is not None:
             await self.slack.start()
 

@@ -43,6 +43,7 @@ def one_start(workdir: Path, settle: float) -> tuple[float, float]:
         PORT=str(port),
         ENGAGEBOT_DB=str(database),
         ENGAGEBOT_CONFIG=str(workdir / "engagebot.toml"),
+        ENGAGEBOT_TEAMS_EMULATOR="1",  # Teams loaded, as with credentials, but without them
         LOG_LEVEL="WARNING",
     )
     began = time.perf_counter()

@@ -498,6 +498,7 @@ class Serve:
             SLACK_BOT_TOKEN="xoxb-bench",
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=self.api_url + "/api/",
+            ENGAGEBOT_TEAMS_EMULATOR="1",  # Teams without credentials, against the local fake connector
             NO_PROXY="127.0.0.1,localhost",
         )
         with open(self.log, "ab") as log:

@@ -121,6 +121,7 @@ class LoopRig:
             "SLACK_API_URL": str(self.api.make_url("/api/")),
             "ENGAGEBOT_DB": str(self.tmp_path / "fuzz.db"),
             "ENGAGEBOT_ADMINS": f"slack:{ADMIN}",
+            **({"ENGAGEBOT_TEAMS_EMULATOR": "1"} if self.connector and "MicrosoftAppId" not in self.env else {}),
             **self.env,
         }
         settings = load_settings(env, cwd=self.tmp_path)
@@ -132,11 +133,12 @@ class LoopRig:
                 commands=self.runtime.commands,
                 store=self.runtime.repo,
                 credentials_factory=OfflineCredentialFactory(),
+                also_trusted_connectors=[self.connector.url],  # the local fake stands in for the Bot Framework
             )
             self.runtime.teams = teams
             self.runtime.posters[Platform.TEAMS] = teams.poster
         else:
-            self.runtime = Runtime.build(settings, with_teams=self.connector is not None)
+            self.runtime = Runtime.build(settings)
         self.client = TestClient(TestServer(self.runtime.web_app(), host="127.0.0.1"))
         await self.client.start_server()
         assert self.runtime.slack is not None
@@ -743,3 +745,112 @@ def test_teams_tokens_expired_garbled_or_missing_are_401(tmp_path: Path, connect
             assert rig.send(body, {**json_header, "Authorization": good}, "/api/messages")[0] in (200, 201)
         finally:
             rig.close()
+
+
+# -- hostile JSON on both endpoints: nesting deeper than any payload, numbers no payload carries ----------------------
+
+HOSTILE_NUMBERS = ["1e999999", "-1e999999", "1e400", "NaN", "Infinity", "-Infinity", "9" * 20, "1" + "0" * 100_000]
+SENTINEL = "__HOSTILE__"
+
+
+def nested(depth: int, kind: str) -> str:
+    """JSON text nested ``depth`` containers deep (built as text: json.dumps itself would recurse)."""
+    if kind == "list":
+        return "[" * depth + "1" + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def with_value(payload: dict[str, Any], path: tuple[str, ...], raw: str) -> bytes:
+    """``payload`` as JSON with the value at ``path`` replaced by the raw JSON text ``raw``."""
+    body = json.loads(json.dumps(payload))
+    target = body
+    for key in path[:-1]:
+        if not isinstance(target.get(key), dict):
+            target[key] = {}
+        target = target[key]
+    target[path[-1]] = SENTINEL
+    return json.dumps(body).replace(json.dumps(SENTINEL), raw, 1).encode()
+
+
+@st.composite
+def hostile_values(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        return draw(st.sampled_from(HOSTILE_NUMBERS))
+    return nested(draw(st.integers(min_value=65, max_value=20_000)), draw(st.sampled_from(["list", "object"])))
+
+
+TEAMS_PATHS = [("text",), ("timestamp",), ("id",), ("value",), ("channelData",), ("channelData", "channel", "id")]
+TEAMS_PATHS += [("conversation", "id"), ("from", "name"), ("entities",), ("attachments",), ("extra",)]
+SLACK_PATHS = [("event", "text"), ("event", "ts"), ("event", "blocks"), ("event_time",), ("event_id",), ("extra",)]
+
+
+def test_hostile_json_is_400_on_both_endpoints_and_nothing_is_stored(
+    teams_rig: LoopRig, connector: FakeTeamsConnector
+) -> None:
+    assert teams_rig.teams_post is not None
+    teams_reply = teams_channel_reply("x", root_id=teams_rig.teams_post.message_id, service_url=connector.url)
+    slack_reply = json.loads(
+        slack_event_body(slack_thread_reply("x", thread_ts=teams_rig.post.message_id, channel=CHANNEL), "EvHostile")
+    )
+    json_header = {"Content-Type": "application/json"}
+    calls = len(connector.calls)
+    statuses: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    cases = [nested(d, k) for d in (65, 1_000, 100_000) for k in ("list", "object")] + HOSTILE_NUMBERS
+    for raw in cases:
+        name = raw[:12]
+        for path in TEAMS_PATHS:
+            statuses[("teams", name, path)] = teams_rig.send(
+                with_value(teams_reply, path, raw), json_header, "/api/messages"
+            )[0]
+        for path in SLACK_PATHS:
+            data = with_value(slack_reply, path, raw)
+            statuses[("slack signed", name, path)] = teams_rig.send(data, {**json_header, **sign(data)})[0]
+            statuses[("slack unsigned", name, path)] = teams_rig.send(data, json_header)[0]
+        # a whole body that is nothing but nesting
+        statuses[("teams", name, ())] = teams_rig.send(raw.encode(), json_header, "/api/messages")[0]
+    expected = {key: 401 if key[0] == "slack unsigned" else 400 for key in statuses}
+    assert statuses == expected
+    assert teams_rig.rows("SELECT count(*) FROM replies") == [(0,)]
+    assert teams_rig.rows("SELECT count(*) FROM seen_events") == [(0,)]
+    assert len(connector.calls) == calls  # nothing was sent anywhere
+    assert_database_sound(teams_rig)
+
+    # the same payloads, well formed (and nested as deep as real ones), are stored: the refusals were about the JSON
+    ordinary = nested(10, "object")
+    assert teams_rig.send(with_value(teams_reply, ("extra",), ordinary), json_header, "/api/messages")[0] == 201
+    data = with_value(slack_reply, ("extra",), ordinary)
+    assert teams_rig.send(data, {**json_header, **sign(data)})[0] == 200
+    assert teams_rig.rows("SELECT count(*) FROM replies") == [(2,)]
+
+
+def test_fuzzed_hostile_json_is_400_never_5xx(teams_rig: LoopRig, connector: FakeTeamsConnector) -> None:
+    assert teams_rig.teams_post is not None
+    teams_reply = teams_channel_reply("x", root_id=teams_rig.teams_post.message_id, service_url=connector.url)
+    slack_reply = json.loads(
+        slack_event_body(slack_thread_reply("x", thread_ts=teams_rig.post.message_id, channel=CHANNEL), "EvFuzzHostile")
+    )
+
+    @settings(FUZZ, max_examples=60)
+    @given(
+        raw=hostile_values(),
+        teams_path=st.sampled_from(TEAMS_PATHS),
+        slack_path=st.sampled_from(SLACK_PATHS),
+        signed=st.booleans(),
+        form=st.booleans(),
+    )
+    def check(raw: str, teams_path: tuple[str, ...], slack_path: tuple[str, ...], signed: bool, form: bool) -> None:
+        data = with_value(teams_reply, teams_path, raw)
+        assert teams_rig.send(data, {"Content-Type": "application/json"}, "/api/messages")[0] == 400
+        if form:  # interactivity: the JSON arrives in the `payload` field of a form
+            data = urlencode({"payload": with_value({"type": "block_actions"}, slack_path, raw).decode()}).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        else:
+            data = with_value(slack_reply, slack_path, raw)
+            headers = {"Content-Type": "application/json"}
+        status, _ = teams_rig.send(data, {**headers, **(sign(data) if signed else {})})
+        assert status == (400 if signed else 401)
+        assert teams_rig.rows("SELECT count(*) FROM replies") == [(0,)]
+
+    check()
+    assert_database_sound(teams_rig)
+    assert teams_rig.healthy()

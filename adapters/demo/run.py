@@ -57,7 +57,8 @@ def demo_settings(settings: Settings, db: Path, slack_api: str, secret: str) -> 
         ),
         summary_channels=(ChannelConfig(Platform.SLACK, SLACK_ADMIN_CHANNEL),),
         slack=SlackSettings(bot_token="xoxb-demo", signing_secret=secret, app_token="", api_url=slack_api),
-        teams=TeamsSettings(app_id="", app_password="", app_type="MultiTenant", tenant_id=""),
+        # Emulator mode: the demo's stand-in connector is local and checks no tokens (only on 127.0.0.1).
+        teams=TeamsSettings(app_id="", app_password="", app_type="MultiTenant", tenant_id="", emulator=True),
     )
 
 

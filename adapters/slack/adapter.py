@@ -33,6 +33,7 @@ from bot.commands import Commands
 from bot.config import SlackSettings
 from bot.errors import StorageError
 from bot.events import ReactionAdded, ReplyEdited, ReplyPosted
+from bot.jsonbody import check_body
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -101,6 +102,7 @@ class SlackAdapter:
             return _bad_request("empty body")
         try:
             raw.decode("utf-8")
+            check_body(raw, request.content_type)  # hostile JSON (too deep, huge numbers) is a 400, not a 500
             bolt_request = await to_bolt_request(request)
         except Exception:  # Bolt parses JSON and form bodies here: any failure is the sender's
             return _bad_request("unparsable body")

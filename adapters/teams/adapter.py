@@ -1,7 +1,10 @@
 """Microsoft Teams: Bot Framework activities in, core events out; prompts and replies as Adaptive Cards.
 
-Mounted at ``POST /api/messages`` (SPEC §5). ``TeamsAdapter.handle`` checks the request itself before botbuilder
-sees it, so bad input is a 4xx and a bad token a 401, never a 500 (PLATFORM_NOTES §2.7, §4.12).
+Mounted at ``POST /api/messages`` (SPEC §5) only when Teams is configured: with ``MicrosoftAppId`` every request
+needs a valid Bot Framework token; emulator mode (``ENGAGEBOT_TEAMS_EMULATOR=1``, loopback ``HOST`` only) checks
+none. ``TeamsAdapter.handle`` checks the request itself before botbuilder sees it, so bad input is a 4xx and a bad
+token a 401, never a 500 (PLATFORM_NOTES §2.7, §4.12), and an activity naming a ``serviceUrl`` that is not a Bot
+Framework connector (:mod:`adapters.teams.service_urls`) is refused before anything is stored or sent.
 
 Blocking (PLATFORM_NOTES §2.8): the JWT check (whose OpenID metadata refresh uses blocking ``requests``) runs in a
 worker thread, and so do our own ``TeamsConnectorClient`` calls. What still runs on the event loop: with
@@ -12,8 +15,8 @@ worker thread, and so do our own ``TeamsConnectorClient`` calls. What still runs
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections.abc import Iterable
 from http import HTTPStatus
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -25,14 +28,17 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
 from adapters.teams.auth import ReusingAuthentication
+from adapters.teams.commands import CommandLog, TeamsCommands
 from adapters.teams.files import FileConsents
 from adapters.teams.handler import PostLookup, TeamsBot
 from adapters.teams.mapping import BadActivity, parse_activity
 from adapters.teams.poster import TeamsPoster
 from adapters.teams.references import ConversationReferences, ReferenceStore
+from adapters.teams.service_urls import ServiceUrls
 from bot.capture import Capture
 from bot.commands import Commands
 from bot.config import TeamsSettings
+from bot.jsonbody import MalformedJSON, loads
 
 logger = logging.getLogger(__package__)  # "adapters.teams" for every module of the package
 
@@ -41,7 +47,7 @@ __all__ = ["TeamsAdapter", "TeamsStore"]
 LOCAL_BOT_APP_ID = "engagebot-local"  # send_message_to_teams_channel needs a non-empty id (PLATFORM_NOTES §2.4)
 
 
-class TeamsStore(ReferenceStore, PostLookup, Protocol):
+class TeamsStore(ReferenceStore, PostLookup, CommandLog, Protocol):
     """What the Teams adapter needs of storage (``storage.repository.Repository`` has it)."""
 
 
@@ -60,8 +66,12 @@ class TeamsAdapter:
         commands: Commands,
         store: TeamsStore,
         credentials_factory: Any = None,
+        also_trusted_connectors: Iterable[str] = (),
     ) -> None:
+        if settings.mode is None:
+            raise ValueError("Teams is not configured: set MicrosoftAppId (or ENGAGEBOT_TEAMS_EMULATOR=1 locally)")
         self.settings = settings
+        self.mode: str = settings.mode
         cfg = SimpleNamespace(
             APP_ID=settings.app_id,
             APP_PASSWORD=settings.app_password,
@@ -71,13 +81,22 @@ class TeamsAdapter:
         self.auth = ReusingAuthentication(cfg, credentials_factory=credentials_factory)
         self.cloud = CloudAdapter(self.auth)
         self.bot_app_id = settings.app_id or LOCAL_BOT_APP_ID
-        self.local = not settings.auth_enabled  # emulator mode: local http URLs are allowed (tests, the demo)
-        self.references = ConversationReferences(store)
-        self.files = FileConsents(local=self.local)
+        self.urls = ServiceUrls(emulator=self.mode == "emulator", also_trusted=also_trusted_connectors)
+        self.references = ConversationReferences(store, self.urls)
+        self.files = FileConsents(self.urls)
+        self.commands = TeamsCommands(commands, store, self.files, self.cloud, app_id=settings.app_id)
         self.bot = TeamsBot(
-            capture=capture, commands=commands, posts=store, references=self.references, files=self.files
+            capture=capture, commands=self.commands, posts=store, references=self.references, files=self.files
         )
         self.poster = TeamsPoster(self.cloud, self.references, app_id=settings.app_id, bot_app_id=self.bot_app_id)
+
+    def start(self) -> None:
+        """At server start: say loudly when nothing authenticates the Teams endpoint."""
+        if self.mode == "emulator":
+            logger.warning(
+                "TEAMS EMULATOR MODE: /api/messages accepts requests WITHOUT any Bot Framework token "
+                "(ENGAGEBOT_TEAMS_EMULATOR=1); for local testing only, never on a reachable address"
+            )
 
     # -- HTTP -------------------------------------------------------------------------------------------------
 
@@ -85,13 +104,16 @@ class TeamsAdapter:
         if request.content_type != "application/json":
             return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json")
         try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return _error(HTTPStatus.BAD_REQUEST, "body is not valid JSON")
+            body = loads(await request.read())
+        except MalformedJSON as err:
+            return _error(HTTPStatus.BAD_REQUEST, str(err))
         try:
             activity = parse_activity(body)
         except BadActivity as err:
             return _error(HTTPStatus.BAD_REQUEST, str(err))
+        if not self.urls.connector_allowed(str(activity.service_url)):
+            logger.info("teams request refused status=403 reason=service_url type=%s", activity.type)
+            return _error(HTTPStatus.FORBIDDEN, "serviceUrl is not a Bot Framework connector")
         try:
             authenticated = await self._authenticate(activity, request.headers.get("Authorization", ""))
         except requests.RequestException as err:  # OpenID metadata unreachable: let the channel retry

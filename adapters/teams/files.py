@@ -16,6 +16,7 @@ from botbuilder.schema.teams import FileConsentCard, FileInfoCard
 from botbuilder.schema.teams.additional_properties import ContentType
 
 from adapters.teams.mapping import BadActivity
+from adapters.teams.service_urls import ServiceUrls
 from bot.commands import CommandReply
 
 logger = logging.getLogger(__package__)
@@ -38,8 +39,8 @@ class PendingFile:
 class FileConsents:
     """The exports waiting for consent, and the upload once it is given."""
 
-    def __init__(self, *, local: bool) -> None:
-        self.local = local  # emulator mode: a local http upload URL is allowed (tests, the demo)
+    def __init__(self, urls: ServiceUrls) -> None:
+        self.urls = urls  # upload URLs: https; in emulator mode also http on loopback (tests, the demo)
         self._pending: dict[str, PendingFile] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -98,7 +99,7 @@ class FileConsents:
     async def accept(self, turn_context: TurnContext, file_consent_card_response: Any) -> None:
         info = file_consent_card_response.upload_info
         upload_url = getattr(info, "upload_url", None)
-        if not isinstance(upload_url, str) or (not upload_url.startswith("https://") and not self.local):
+        if not isinstance(upload_url, str) or not self.urls.upload_allowed(upload_url):
             raise BadActivity("file consent without an https uploadInfo.uploadUrl")
         pending = self.take_file(turn_context, file_consent_card_response)
         if pending is None:

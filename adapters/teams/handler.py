@@ -1,4 +1,10 @@
-"""The activity handler: every activity's channel remembered, replies and reactions captured, commands answered."""
+"""The activity handler: every activity's channel remembered, replies and reactions captured, commands answered.
+
+Which channel message is a command: in personal chat, every message; in a channel, one that @mentions the bot,
+except in a prompt's thread, where Teams (without the RSC permission) delivers *only* @mentions: there a message
+is a command only when its first word after the mention is a known command (``@engagebot help``, ``@engagebot
+engage summary``); anything else is a member's reply, captured without the mention.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +16,23 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity
 
+from adapters.teams.commands import TeamsCommands
 from adapters.teams.files import FileConsents
 from adapters.teams.mapping import (
-    BadActivity,
-    command_text,
     delete_from_teams,
     edit_from_teams,
-    mentions_bot,
     reactions_from_teams,
     reply_from_teams,
-    sender_of,
+    restore_from_teams,
     team_channel_id,
+    thread_root,
 )
 from adapters.teams.references import ConversationReferences
-from adapters.teams.render import card_activity, card_to_adaptive
+from adapters.teams.text import command_text, mentions_bot
 from bot.capture import Capture
-from bot.commands import CommandContext, Commands
+from bot.commands import command_name
 from bot.events import CaptureEvent, Platform, ReactionAdded, ReactionRemoved
 from bot.model import PostRecord
-from bot.ports import Card
 
 logger = logging.getLogger(__package__)
 
@@ -48,7 +52,7 @@ class TeamsBot(TeamsActivityHandler):
         self,
         *,
         capture: Capture,
-        commands: Commands,
+        commands: TeamsCommands,
         posts: PostLookup,
         references: ConversationReferences,
         files: FileConsents,
@@ -84,12 +88,21 @@ class TeamsBot(TeamsActivityHandler):
             return  # our own message echoed back
         conversation_type = getattr(activity.conversation, "conversation_type", None)
         if conversation_type == "personal":
-            await self._command(turn_context, str(activity.conversation.id), personal=True)
-        elif mentions_bot(activity):
+            await self.commands.answer(turn_context, str(activity.conversation.id), personal=True)
+        elif mentions_bot(activity) and not self._reply_in_prompt_thread(activity):
             channel = team_channel_id(activity) or str(activity.conversation.id).partition(";messageid=")[0]
-            await self._command(turn_context, channel, personal=False)
+            await self.commands.answer(turn_context, channel, personal=False)
         else:
             await self._capture(reply_from_teams(activity))  # Capture ignores messages outside prompt threads
+
+    def _reply_in_prompt_thread(self, activity: Activity) -> bool:
+        """An @mention in a prompt's thread that does not start with a command is a reply to the prompt."""
+        channel, root = team_channel_id(activity), thread_root(activity)
+        if channel is None or root is None or root == activity.id:
+            return False
+        if command_name(command_text(activity)) is not None:
+            return False
+        return self.posts.find_post(Platform.TEAMS, channel, root) is not None
 
     async def on_reactions_added(self, message_reactions: list[Any], turn_context: TurnContext) -> None:
         for event in self._reactions(turn_context.activity):
@@ -116,26 +129,10 @@ class TeamsBot(TeamsActivityHandler):
     async def on_teams_message_soft_delete(self, turn_context: TurnContext) -> None:
         await self._capture(delete_from_teams(turn_context.activity))
 
-    # -- commands --------------------------------------------------------------------------------------------
+    async def on_teams_message_undelete(self, turn_context: TurnContext) -> None:
+        await self._capture(restore_from_teams(turn_context.activity))
 
-    async def _command(self, turn_context: TurnContext, channel_id: str, *, personal: bool) -> None:
-        activity = turn_context.activity
-        sender = sender_of(activity)
-        if sender is None:
-            raise BadActivity("a message without from.id")
-        ctx = CommandContext(Platform.TEAMS, user_id=sender[0], channel_id=channel_id, display_name=sender[1])
-        reply = await self.commands.handle(ctx, command_text(activity))
-        await self._send_card(turn_context, reply.card)
-        if reply.attachment is not None:
-            if personal:
-                await self.files.offer(turn_context, sender[0], reply)
-            else:
-                await turn_context.send_activity(
-                    "Files are sent in personal chat: message me `export` there to download the CSV."
-                )
-
-    async def _send_card(self, turn_context: TurnContext, card: Card) -> None:
-        await turn_context.send_activity(card_activity(card_to_adaptive(card), card.title))
+    # -- exports -------------------------------------------------------------------------------------------------
 
     async def on_teams_file_consent_accept(self, turn_context: TurnContext, file_consent_card_response: Any) -> None:
         await self.files.accept(turn_context, file_consent_card_response)

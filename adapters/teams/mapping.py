@@ -6,13 +6,13 @@ which the adapter answers with 400.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import DeserializationError
 from botbuilder.schema import Activity
 
+from adapters.teams.text import message_text
 from bot.events import (
     Platform,
     ReactionAdded,
@@ -20,21 +20,22 @@ from bot.events import (
     ReplyDeleted,
     ReplyEdited,
     ReplyPosted,
+    ReplyRestored,
 )
 from bot.timeutil import parse_platform_time
 
 __all__ = [
     "BadActivity",
     "channel_data",
-    "command_text",
     "delete_from_teams",
     "edit_from_teams",
     "id_of",
-    "mentions_bot",
+    "message_created_at",
     "occurred_at",
     "parse_activity",
     "reactions_from_teams",
     "reply_from_teams",
+    "restore_from_teams",
     "sender_of",
     "team_channel_id",
     "team_id_of",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 CAPTURED_TYPES = frozenset({"message", "messageReaction", "messageUpdate", "messageDelete"})
+MESSAGE_ID_SKEW = timedelta(minutes=5)
 
 
 class BadActivity(Exception):
@@ -78,8 +80,15 @@ def team_channel_id(activity: Activity) -> str | None:
     if isinstance(data.get("teamsChannelId"), str) and data["teamsChannelId"]:
         return str(data["teamsChannelId"])
     conversation = activity.conversation
-    if conversation is not None and conversation.conversation_type == "channel" and conversation.id:
-        return str(conversation.id).partition(";messageid=")[0]
+    conversation_id = str(getattr(conversation, "id", None) or "")
+    conversation_type = getattr(conversation, "conversation_type", None)
+    if conversation_type == "channel" and conversation_id:
+        return conversation_id.partition(";messageid=")[0]
+    # Without channelData or conversationType, a channel thread's conversation id alone names the channel and the
+    # thread: "19:…@thread.tacv2;messageid=<root>" (chats have no ";messageid=" threads).
+    channel, sep, root = conversation_id.partition(";messageid=")
+    if conversation_type is None and sep and root and channel.startswith("19:") and "@thread." in channel:
+        return channel
     return None
 
 
@@ -110,35 +119,14 @@ def occurred_at(activity: Activity) -> datetime | None:
     return None
 
 
-def mentions_bot(activity: Activity) -> bool:
-    bot_id = getattr(activity.recipient, "id", None)
-    return any(bot_id and entity_id == bot_id for entity_id, _ in _mentions(activity))
-
-
-def _mentions(activity: Activity) -> list[tuple[str, str]]:
-    """(mentioned id, mention text) of each well-formed mention entity."""
-    found = []
-    for entity in activity.entities or []:
-        if getattr(entity, "type", None) != "mention":
-            continue
-        extra = getattr(entity, "additional_properties", None) or {}
-        mentioned = extra.get("mentioned")
-        text = extra.get("text")
-        if isinstance(mentioned, dict) and isinstance(mentioned.get("id"), str):
-            found.append((mentioned["id"], text if isinstance(text, str) else ""))
-    return found
-
-
-def command_text(activity: Activity) -> str:
-    """The message text without the bot's @mention. (``remove_recipient_mention`` mutates the activity, leaves a
-    leading space and raises on malformed entities, so it is done here.)"""
-    text = activity.text if isinstance(activity.text, str) else ""
-    bot_id = getattr(activity.recipient, "id", None)
-    for entity_id, mention in _mentions(activity):
-        if entity_id == bot_id and mention:
-            text = text.replace(mention, " ")
-    text = re.sub(r"<at>[^<]*</at>", " ", text) if "<at>" in text else text
-    return " ".join(text.split())
+def message_created_at(activity: Activity, at: datetime) -> datetime | None:
+    """When the message an update or delete names was first posted: Teams message ids are its creation time in
+    epoch milliseconds. None for an id of another form, or one later than the activity itself."""
+    message_id = str(activity.id or "")
+    if len(message_id) != 13 or not message_id.isdigit():
+        return None
+    created = datetime.fromtimestamp(int(message_id) / 1000, UTC)
+    return created if created <= at + MESSAGE_ID_SKEW else None
 
 
 def sender_of(activity: Activity) -> tuple[str, str | None] | None:
@@ -167,7 +155,7 @@ def reply_from_teams(activity: Activity) -> ReplyPosted | None:
         message_id=str(activity.id),
         user_id=sender[0],
         display_name=sender[1],
-        text=activity.text if isinstance(activity.text, str) else "",
+        text=message_text(activity),
     )
 
 
@@ -210,40 +198,54 @@ def reactions_from_teams(activity: Activity) -> list[ReactionAdded | ReactionRem
     return events
 
 
-def edit_from_teams(activity: Activity) -> ReplyEdited | None:
+def _change(activity: Activity, kind: str) -> dict[str, Any] | None:
+    """What an edit, deletion or restore of a channel message shares: where, when, which message, in which thread.
+    The key holds the time: one message may be deleted, restored and deleted again."""
     channel = team_channel_id(activity)
-    sender = sender_of(activity)
     at = occurred_at(activity)
     if channel is None or not activity.id or at is None:
         return None
     root = thread_root(activity)
-    return ReplyEdited(
-        platform=Platform.TEAMS,
-        channel_id=channel,
-        occurred_at=at,
-        event_key=f"teams:edit:{channel}:{activity.id}:{at.isoformat()}",
-        message_id=str(activity.id),
-        text=activity.text if isinstance(activity.text, str) else "",
-        thread_id=root if root != activity.id else None,
-        user_id=sender[0] if sender else None,
-        display_name=sender[1] if sender else None,
-    )
+    return {
+        "platform": Platform.TEAMS,
+        "channel_id": channel,
+        "occurred_at": at,
+        "event_key": f"teams:{kind}:{channel}:{activity.id}:{at.isoformat()}",
+        "message_id": str(activity.id),
+        "thread_id": root if root != activity.id else None,
+    }
+
+
+def _author(activity: Activity, at: datetime) -> dict[str, Any]:
+    """Who wrote the message an update names, and when: enough to store it if its reply was never seen."""
+    sender = sender_of(activity)
+    return {
+        "original_at": message_created_at(activity, at),
+        "user_id": sender[0] if sender else None,
+        "display_name": sender[1] if sender else None,
+    }
+
+
+def edit_from_teams(activity: Activity) -> ReplyEdited | None:
+    """An edit; None without any text (stored text is never replaced by nothing)."""
+    change = _change(activity, "edit")
+    text = message_text(activity)
+    if change is None or not text:
+        return None
+    return ReplyEdited(**change, text=text, **_author(activity, change["occurred_at"]))
+
+
+def restore_from_teams(activity: Activity) -> ReplyRestored | None:
+    """``undeleteMessage``: the message may be captured again; with its text when the activity carries it."""
+    change = _change(activity, "undelete")
+    if change is None:
+        return None
+    return ReplyRestored(**change, text=message_text(activity) or None, **_author(activity, change["occurred_at"]))
 
 
 def delete_from_teams(activity: Activity) -> ReplyDeleted | None:
-    channel = team_channel_id(activity)
-    at = occurred_at(activity)
-    if channel is None or not activity.id or at is None:
-        return None
-    root = thread_root(activity)
-    return ReplyDeleted(
-        platform=Platform.TEAMS,
-        channel_id=channel,
-        occurred_at=at,
-        event_key=f"teams:delete:{channel}:{activity.id}",
-        message_id=str(activity.id),
-        thread_id=root if root != activity.id else None,
-    )
+    change = _change(activity, "delete")
+    return None if change is None else ReplyDeleted(**change)
 
 
 def parse_activity(body: Any) -> Activity:

@@ -1,5 +1,10 @@
 """Teams conversation references: saved from every team activity (on install, for each channel of the team), and
-read back to post into a channel proactively."""
+read back to post into a channel proactively.
+
+A reference names the channel and the bot, never a member: botbuilder's ``TurnContext.get_conversation_reference``
+copies the sender into ``user`` (id, name, aadObjectId) and their client's ``locale``, which would keep the identity
+of whoever happened to be active in the channel, whatever they later opt out of. Only the fields a proactive post
+needs are stored."""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from typing import Any, Protocol
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.schema import Activity, ActivityTypes, ConversationReference
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount, ConversationReference
 
 from adapters.teams.mapping import channel_data, id_of, team_channel_id, team_id_of, tenant_id_of
+from adapters.teams.service_urls import ServiceUrls
 from bot.errors import AdapterError, NoConversationReference
 from bot.timeutil import utc_now
 
@@ -40,8 +46,9 @@ class ReferenceStore(Protocol):
 class ConversationReferences:
     """How to reach each Teams channel; a reference already stored by this process is not written again."""
 
-    def __init__(self, store: ReferenceStore) -> None:
+    def __init__(self, store: ReferenceStore, urls: ServiceUrls) -> None:
         self.store = store
+        self.urls = urls
         self._known_refs: dict[str, str] = {}  # channel id -> service url already stored by this process
 
     async def remember(self, turn_context: TurnContext) -> None:
@@ -82,10 +89,7 @@ class ConversationReferences:
         service_url = str(activity.service_url)
         if self._known_refs.get(channel_id) == service_url:
             return
-        reference = TurnContext.get_conversation_reference(activity)
-        reference.activity_id = None
-        if reference.conversation is not None and reference.conversation.id:
-            reference.conversation.id = str(reference.conversation.id).partition(";messageid=")[0]
+        reference = channel_reference(activity)
         self.store.save_conversation_ref(
             channel_id,
             team_id_of(activity),
@@ -106,4 +110,28 @@ class ConversationReferences:
                 f"engagebot does not know Teams channel {channel_id} yet: install the app in its team first "
                 "(or @mention the bot in that channel)"
             )
-        return ConversationReference().deserialize(json.loads(row["reference"]))
+        reference = ConversationReference().deserialize(json.loads(row["reference"]))
+        if not self.urls.connector_allowed(str(reference.service_url or "")):  # stored before the URL rules
+            raise AdapterError(
+                f"the stored reference of Teams channel {channel_id} names a serviceUrl that is not a Bot Framework "
+                "connector: @mention the bot in that channel to refresh it"
+            )
+        return reference
+
+
+def channel_reference(activity: Activity) -> ConversationReference:
+    """How to reach the activity's channel: the bot, the channel's conversation (without the thread suffix), the
+    service URL and the tenant; never the member who sent the activity."""
+    bot = activity.recipient
+    conversation = activity.conversation
+    return ConversationReference(
+        bot=ChannelAccount(id=getattr(bot, "id", None), name=getattr(bot, "name", None)),
+        conversation=ConversationAccount(
+            id=str(getattr(conversation, "id", "") or "").partition(";messageid=")[0],
+            is_group=getattr(conversation, "is_group", None),
+            conversation_type=getattr(conversation, "conversation_type", None),
+            tenant_id=getattr(conversation, "tenant_id", None) or tenant_id_of(activity),
+        ),
+        channel_id=activity.channel_id,
+        service_url=activity.service_url,
+    )

@@ -62,6 +62,7 @@ from tests.fakes.teams_payloads import (
     teams_message_reaction,
     teams_personal_message,
     teams_soft_delete,
+    teams_undelete,
 )
 
 __all__ = [
@@ -108,5 +109,6 @@ __all__ = [
     "teams_message_reaction",
     "teams_personal_message",
     "teams_soft_delete",
+    "teams_undelete",
     "use_offline_openid",
 ]

@@ -92,12 +92,15 @@ class FakeTeamsConnector(ThreadedServer):
     delete_activity, get_team_channels, get_team_details, get_conversation_members, get_conversation_member, unknown.
     New message ids increase from ``first_id + 1`` ("1732350000001", ...). ``threads`` lists the channel posts the
     connector accepted; ``fail_after_accept`` makes a request take effect and then answer 500 or drop the connection.
+    ``create_conversation`` without a channel is a 1:1 chat (``members`` = the one user, a tenant required, as Teams
+    requires it): the same user always gets the same chat id (``personal_chats``: member id -> conversation id).
     """
 
     def __init__(self, *, first_id: int = 1732350000000, tenant_id: str = TEAMS_TENANT_ID) -> None:
         self.tenant_id = tenant_id
         self.channels: dict[str, list[dict[str, Any]]] = {}  # team id -> get_team_channels result
         self.members: dict[str, dict[str, Any]] = {}  # member id -> ChannelAccount JSON
+        self.personal_chats: dict[str, str] = {}  # member id -> 1:1 conversation id created for them
         self._ids = itertools.count(first_id + 1)
         self._calls: list[ConnectorCall] = []
         self._failures: dict[str, deque[_ConnectorFailure]] = {}
@@ -173,8 +176,8 @@ class FakeTeamsConnector(ThreadedServer):
             return failure.status, error, headers
         answer = self._answer(op, conversation_id, activity_id, member_id, body)
         with self._lock:
-            if op == "create_conversation" and answer[0] == 201:
-                self._threads.append({"id": answer[1]["id"], "body": body})
+            if op == "create_conversation" and answer[0] == 201 and answer[1]["id"] not in self.personal_chats.values():
+                self._threads.append({"id": answer[1]["id"], "body": body})  # a channel post, not a 1:1 chat
             after = self._after_accept.get(op)
             status = after.popleft() if after else None
         if status is not None:
@@ -188,7 +191,18 @@ class FakeTeamsConnector(ThreadedServer):
         if op == "create_conversation":
             new_id = self._new_id()
             channel = ((body or {}).get("channelData") or {}).get("channel") or {}
-            conv_id = f"{channel['id']};messageid={new_id}" if channel.get("id") else f"a:1fake-personal-{new_id}"
+            if channel.get("id"):
+                conv_id = f"{channel['id']};messageid={new_id}"
+            else:
+                members = [m.get("id") for m in (body or {}).get("members") or [] if isinstance(m, dict)]
+                # botbuilder-python sends "tenantID"; Teams documents channelData.tenant.id
+                tenant_data = ((body or {}).get("channelData") or {}).get("tenant") or {}
+                tenant = (body or {}).get("tenantId") or (body or {}).get("tenantID") or tenant_data.get("id")
+                if len(members) != 1 or not members[0] or not tenant:
+                    error = {"error": {"code": "BadArgument", "message": "fake connector: one member and a tenant"}}
+                    return 400, error, {}
+                with self._lock:
+                    conv_id = self.personal_chats.setdefault(members[0], f"a:1fake-personal-{new_id}")
             result: dict[str, Any] = {"id": conv_id}
             if (body or {}).get("activity"):
                 result["activityId"] = new_id

@@ -22,6 +22,7 @@ __all__ = [
     "teams_message_reaction",
     "teams_personal_message",
     "teams_soft_delete",
+    "teams_undelete",
 ]
 
 _teams_ids = itertools.count(1732350100001)
@@ -242,6 +243,17 @@ def teams_edit(
         bot_name=bot_name,
     )
     activity.update({"text": text, "textFormat": "plain"})
+    return activity
+
+
+def teams_undelete(text: str | None = None, *, message_id: str, service_url: str, **fields: Any) -> dict[str, Any]:
+    """``messageUpdate`` + ``undeleteMessage``: ``id`` is the restored message (``on_teams_message_undelete``); the
+    other keywords are :func:`teams_edit`'s. Microsoft's documented example carries no text (``text=None``); a text
+    is the restored message's, as an edit carries it."""
+    activity = teams_edit(text or "", message_id=message_id, service_url=service_url, **fields)
+    activity["channelData"]["eventType"] = "undeleteMessage"
+    if text is None:
+        del activity["text"], activity["textFormat"]
     return activity
 
 

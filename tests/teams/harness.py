@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import BaseTestServer, TestClient
 
 from adapters.runtime import Runtime
 from adapters.teams.adapter import TeamsAdapter
@@ -54,9 +54,32 @@ class Harness:
         return await self.runtime.engagement.post_prompt(self.adapter.poster, channel)
 
 
-def build_runtime(tmp_path: Path, env: dict[str, str] | None = None, *, credentials: Any = None) -> Runtime:
+EMULATOR = {"ENGAGEBOT_TEAMS_EMULATOR": "1"}
+
+
+@dataclass
+class OneDrive:
+    """A local stand-in for the OneDrive upload sessions that file-consent answers name: records each PUT."""
+
+    server: BaseTestServer
+    uploads: list[tuple[bytes, str]]  # (the body, its Content-Range header)
+
+    def url(self, name: str) -> str:
+        return str(self.server.make_url(f"/upload/{name}"))
+
+    @property
+    def files(self) -> list[bytes]:
+        return [body for body, _ in self.uploads]
+
+
+def build_runtime(
+    tmp_path: Path, env: dict[str, str] | None = None, *, credentials: Any = None, connector_url: str = ""
+) -> Runtime:
+    """The runtime with Teams in emulator mode, or (``credentials``: MicrosoftAppId set in ``env``) authenticated,
+    then trusting the local fake connector at ``connector_url`` besides the Bot Framework's own hosts."""
+    env = env if env is not None else EMULATOR
     settings = load_settings(
-        {"ENGAGEBOT_DB": str(tmp_path / "e.db"), "ENGAGEBOT_ADMINS": f"teams:{ADMIN}", **(env or {})}, cwd=tmp_path
+        {"ENGAGEBOT_DB": str(tmp_path / "e.db"), "ENGAGEBOT_ADMINS": f"teams:{ADMIN}", **env}, cwd=tmp_path
     )
     if credentials is None:
         runtime = Runtime.build(settings)
@@ -68,6 +91,7 @@ def build_runtime(tmp_path: Path, env: dict[str, str] | None = None, *, credenti
             commands=runtime.commands,
             store=runtime.repo,
             credentials_factory=credentials,
+            also_trusted_connectors=[connector_url] if connector_url else [],
         )
         runtime.posters[Platform.TEAMS] = runtime.teams.poster
     assert runtime.teams is not None

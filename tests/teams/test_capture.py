@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.timeutil import from_db
+from bot.timeutil import from_db, to_db
 from tests.fakes import (
     TEAMS_BOT_ID,
     TEAMS_CHANNEL_ID,
@@ -21,8 +21,20 @@ from tests.fakes import (
     teams_install_conversation_update,
     teams_message_reaction,
     teams_soft_delete,
+    teams_undelete,
 )
 from tests.teams.harness import OTHER_CHANNEL, Harness, adaptive_content, card_texts
+
+
+def _ms(moment: datetime) -> datetime:
+    """Teams times have millisecond precision."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _message_id(moment: datetime) -> str:
+    """A Teams message id: the message's creation time in epoch milliseconds."""
+    return str(int(moment.timestamp() * 1000))
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # install, post, capture
@@ -100,7 +112,8 @@ async def test_replies_reactions_edits_and_deletes_in_the_prompt_thread(
     )
     assert await harness.send(off_reply) == 201
     assert harness.rows(live) == []
-    assert await harness.send(on_reply | {"id": "f:again", "timestamp": (later + timedelta(seconds=1)).isoformat()})
+    again = on_reply | {"id": "f:again", "timestamp": (later + timedelta(seconds=1)).isoformat()}
+    assert await harness.send(again) == 201
     assert [r["name"] for r in harness.rows(live)] == ["heart"]  # added again after its removal
 
     edit = teams_edit("Zebra crossings, then prevention", message_id="1732350000500", root_id=root, service_url=url)
@@ -134,5 +147,141 @@ async def test_messages_outside_prompt_threads_are_never_stored(harness: Harness
     for activity in activities:
         assert await harness.send(activity) == 201
     assert (harness.count("replies"), harness.count("members")) == (0, 0)
-    assert harness.rows("SELECT post_id FROM reactions") in ([], [{"post_id": None}])  # unresolved, never counted
+    assert harness.count("reactions") == 0  # a thread that is not a prompt's: dropped, not kept unresolved
     assert harness.rows("SELECT 1 FROM replies WHERE text LIKE '%lunch%'") == []
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# edits whose text is only in the HTML body; replies named by their conversation id alone
+
+
+async def test_an_edit_with_its_text_only_in_the_html_body(harness: Harness) -> None:
+    post = await harness.install_and_post()
+    url, root = harness.url, post.message_id
+    reply = teams_channel_reply("Zebra crossings first", root_id=root, activity_id="1732350000500", service_url=url)
+    assert await harness.send(reply) == 201
+    base = _ms(datetime.now(UTC))
+
+    def edit(seconds: int, text: str, html: str | None) -> dict[str, Any]:
+        activity = teams_edit(
+            text, message_id="1732350000500", root_id=root, service_url=url, timestamp=base + timedelta(seconds=seconds)
+        )
+        if html is not None:
+            activity["attachments"] = [{"contentType": "text/html", "content": html}]
+        return activity
+
+    html = (
+        '<div><p>Zebra crossings, <b>then</b> prevention &amp;&nbsp;screening</p><p>and <at id="0">Bob</at></p></div>'
+    )
+    assert await harness.send(edit(1, "", html)) == 201
+    (row,) = harness.rows("SELECT text, edited_at FROM replies")
+    assert row["text"] == "Zebra crossings, then prevention & screening\nand <at>Bob</at>"
+    assert from_db(row["edited_at"]) == base + timedelta(seconds=1)
+
+    # no text anywhere (or only markup): the stored text is never replaced by nothing
+    for seconds, text, body in ((2, "", None), (3, "   ", "<p> </p>"), (4, "", "<p><br></p>")):
+        assert await harness.send(edit(seconds, text, body)) == 201
+    assert harness.rows("SELECT text, edited_at FROM replies") == [row]
+
+
+async def test_a_thread_reply_named_only_by_its_conversation_id_is_captured(harness: Harness) -> None:
+    post = await harness.install_and_post()
+    url, root = harness.url, post.message_id
+    reply = teams_channel_reply("From the conversation id", root_id=root, activity_id="1732350000600", service_url=url)
+    del reply["channelData"]
+    reply["conversation"] = {"id": f"{TEAMS_CHANNEL_ID};messageid={root}"}  # no conversationType, no tenant
+    assert await harness.send(reply) == 201
+    (row,) = harness.rows("SELECT channel_id, message_id, text FROM replies")
+    assert row == {"channel_id": TEAMS_CHANNEL_ID, "message_id": "1732350000600", "text": "From the conversation id"}
+
+    # a group chat's id has no thread: still nothing
+    chat = teams_channel_reply("in a group chat", root_id=root, service_url=url)
+    del chat["channelData"]
+    chat["conversation"] = {"id": "19:groupchat0000000000000000000001@thread.v2"}
+    assert await harness.send(chat) == 201
+    assert harness.count("replies") == 1
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# undeleteMessage: a restored reply may be captured again
+
+
+async def test_a_restored_reply_is_captured_again(harness: Harness) -> None:
+    post = await harness.install_and_post()
+    url, root = harness.url, post.message_id
+    t0 = _ms(post.posted_at + timedelta(minutes=10))
+    mid = _message_id(t0)
+    reply = teams_channel_reply("Prevention first", root_id=root, activity_id=mid, service_url=url, timestamp=t0)
+    assert await harness.send(reply) == 201
+    like = teams_message_reaction("like", reply_to_id=mid, root_id=root, service_url=url, user_id="29:1user-bob")
+    assert await harness.send(like) == 201
+    deleted = teams_soft_delete(message_id=mid, root_id=root, service_url=url, timestamp=t0 + timedelta(minutes=1))
+    assert await harness.send(deleted) == 201
+    assert (harness.count("replies"), harness.count("reactions"), harness.count("deleted_messages")) == (0, 0, 1)
+
+    # restored without its text (as Microsoft's example): the tombstone goes, the next edit stores the reply
+    restored = teams_undelete(message_id=mid, root_id=root, service_url=url, timestamp=t0 + timedelta(minutes=2))
+    assert await harness.send(restored) == 201
+    assert (harness.count("replies"), harness.count("deleted_messages")) == (0, 0)
+    edited = teams_edit(
+        "Prevention, then workforce", message_id=mid, root_id=root, service_url=url, timestamp=t0 + timedelta(minutes=3)
+    )
+    assert await harness.send(edited) == 201
+    (row,) = harness.rows("SELECT message_id, member_id, text, created_at, edited_at FROM replies")
+    assert row == {
+        "message_id": mid,
+        "member_id": "teams:29:1user-alice",
+        "text": "Prevention, then workforce",
+        "created_at": to_db(t0),
+        "edited_at": to_db(t0 + timedelta(minutes=3)),
+    }
+    # deleted again after the restore: erased again, and a late copy of the earlier restore does not revive it
+    again = teams_soft_delete(message_id=mid, root_id=root, service_url=url, timestamp=t0 + timedelta(minutes=4))
+    assert await harness.send(again) == 201
+    assert (harness.count("replies"), harness.count("deleted_messages")) == (0, 1)
+    late = teams_undelete(
+        "Prevention first",
+        message_id=mid,
+        root_id=root,
+        service_url=url,
+        timestamp=t0 + timedelta(minutes=2, seconds=30),
+    )
+    assert await harness.send(late) == 201
+    assert (harness.count("replies"), harness.count("deleted_messages")) == (0, 1)
+    assert harness.rows("SELECT 1 FROM replies WHERE text LIKE 'Prevention%'") == []
+
+
+async def test_a_restore_with_its_text_stores_the_reply_whatever_the_order(harness: Harness) -> None:
+    post = await harness.install_and_post()
+    url, root = harness.url, post.message_id
+    t0 = _ms(post.posted_at + timedelta(minutes=10))
+    mid = _message_id(t0)
+    reply = teams_channel_reply("Genomics", root_id=root, activity_id=mid, service_url=url, timestamp=t0)
+    deleted = teams_soft_delete(message_id=mid, root_id=root, service_url=url, timestamp=t0 + timedelta(minutes=1))
+    restored = teams_undelete(
+        "Genomics", message_id=mid, root_id=root, service_url=url, timestamp=t0 + timedelta(minutes=2)
+    )
+
+    # the restore arrives before the deletion it undoes: the late deletion is older, the reply stays
+    for activity in (reply, restored, deleted, restored):  # and the restore is delivered twice
+        assert await harness.send(activity) == 201
+    (row,) = harness.rows("SELECT message_id, text FROM replies")
+    assert row == {"message_id": mid, "text": "Genomics"}
+    assert harness.count("deleted_messages") == 0
+
+    # only the deletion and the restore arrive (the reply itself was missed): the restored payload stores it
+    t1 = t0 + timedelta(minutes=5)
+    other = _message_id(t1)
+    gone = teams_soft_delete(message_id=other, root_id=root, service_url=url, timestamp=t1 + timedelta(minutes=1))
+    back = teams_undelete(
+        "Workforce", message_id=other, root_id=root, service_url=url, timestamp=t1 + timedelta(minutes=2)
+    )
+    second_back = teams_undelete(
+        "Workforce", message_id=other, root_id=root, service_url=url, timestamp=t1 + timedelta(minutes=3)
+    )
+    for activity in (back, gone, second_back):
+        assert await harness.send(activity) == 201
+    rows = harness.rows("SELECT message_id, text, created_at FROM replies ORDER BY message_id")
+    assert [(r["message_id"], r["text"]) for r in rows] == [(mid, "Genomics"), (other, "Workforce")]
+    assert from_db(rows[1]["created_at"]) == datetime.fromtimestamp(int(other) / 1000, UTC)  # its own time
+    assert harness.count("deleted_messages") == 0

@@ -128,6 +128,7 @@ def test_cli_post_after_install(
 
     assert asyncio.run(install()) == 201
     monkeypatch.setenv("ENGAGEBOT_DB", str(tmp_path / "e.db"))
+    monkeypatch.setenv("ENGAGEBOT_TEAMS_EMULATOR", "1")
     monkeypatch.chdir(tmp_path)
     assert app.main(["post", "--platform", "teams", "--channel", TEAMS_CHANNEL_ID]) == 0
     assert f"teams:{TEAMS_CHANNEL_ID} posted" in capsys.readouterr().out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.teams.mapping import command_text, parse_activity
+from adapters.teams.mapping import parse_activity
 from adapters.teams.render import card_to_adaptive
+from adapters.teams.text import command_text
 from bot.ports import Card
 from tests.fakes import teams_channel_mention
 

@@ -130,7 +130,7 @@ async def test_jwt_is_required_and_every_bad_token_is_401(
 ) -> None:
     env = {"MicrosoftAppId": TEST_APP_ID, "MicrosoftAppPassword": "not-used-offline", "MicrosoftAppType": "MultiTenant"}
     caplog.set_level(logging.DEBUG, logger="adapters")
-    runtime = build_runtime(tmp_path, env, credentials=OfflineCredentialFactory())
+    runtime = build_runtime(tmp_path, env, credentials=OfflineCredentialFactory(), connector_url=connector.url)
     url = connector.url
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cases = {
