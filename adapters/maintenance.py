@@ -5,10 +5,11 @@ Every purge runs in batches of ``BATCH`` rows, each a short transaction in a wor
 the event loop runs, so captures are answered during a purge of any size (the repository lock is held only while
 one batch runs).
 
-``DEDUPE_WINDOW``: a delivery's dedupe key (``seen_events``) and a deleted message's tombstone (``deleted_messages``)
-only have to outlive the platforms' redeliveries. Slack retries an event for about an hour at most; the Bot
-Framework redelivers within minutes. Seven days is far longer than either, and also covers a bot that was down for
-days and is then sent a backlog. Reconciliation does not need them: it reads only messages that still exist.
+``DEDUPE_WINDOW``: a delivery's dedupe key (``seen_events``), a deleted message's tombstone (``deleted_messages``)
+and the record of its restore (``restored_messages``) only have to outlive the platforms' redeliveries. Slack
+retries an event for about an hour at most; the Bot Framework redelivers within minutes. Seven days is far longer
+than either, and also covers a bot that was down for days and is then sent a backlog. Reconciliation does not need
+them: it reads only messages that still exist.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class MaintenanceResult:
     reactions_dropped: int
     seen_events_purged: int = 0
     tombstones_purged: int = 0
+    restores_purged: int = 0
 
 
 async def run_maintenance(runtime: Runtime, now: datetime, *, batch: int = BATCH) -> MaintenanceResult:
@@ -49,18 +51,20 @@ async def run_maintenance(runtime: Runtime, now: datetime, *, batch: int = BATCH
     window = now - DEDUPE_WINDOW
     seen = await _in_batches(lambda after: repo.purge_seen_events(window, after=after, limit=batch))
     tombstones = await _in_batches(lambda after: repo.purge_deleted_messages(window, after=after, limit=batch))
+    restores = await _in_batches(lambda after: repo.purge_restored_messages(window, after=after, limit=batch))
     if texts:
         await asyncio.to_thread(repo.scrub)  # the blanked text must survive nowhere in the files
     logger.info(
         "maintenance retention_days=%d texts_removed=%d reactions_dropped=%d seen_events_purged=%d "
-        "tombstones_purged=%d",
+        "tombstones_purged=%d restores_purged=%d",
         runtime.settings.retention_days,
         texts,
         reactions,
         seen,
         tombstones,
+        restores,
     )
-    return MaintenanceResult(texts, reactions, seen, tombstones)
+    return MaintenanceResult(texts, reactions, seen, tombstones, restores)
 
 
 async def _in_batches(step: Callable[[int], Batch]) -> int:

@@ -61,6 +61,10 @@ class UpkeepRecords(SQLiteDatabase):
         """Tombstones of messages deleted before ``before`` (no late delivery of them comes any more)."""
         return self._purge_oldest("deleted_messages", "deleted_at", before, after, limit)
 
+    def purge_restored_messages(self, before: datetime, *, after: int, limit: int) -> Batch:
+        """Restores (Teams undeleteMessage) before ``before``: no deletion older than them arrives any more."""
+        return self._purge_oldest("restored_messages", "restored_at", before, after, limit)
+
     def _purge_range(
         self, sql: str, table: str, before: datetime, after: int, limit: int, *, text_removed: bool = False
     ) -> Batch:

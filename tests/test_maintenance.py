@@ -47,8 +47,22 @@ async def test_dedupe_keys_and_tombstones_are_purged_after_seven_days(runtime: R
     assert (result.seen_events_purged, result.tombstones_purged) == (3, 3)
     assert [r[0] for r in db.execute("SELECT event_key FROM seen_events").fetchall()] == ["Ev3", "Ev4"]
     assert [r[0] for r in db.execute("SELECT message_id FROM deleted_messages")] == ["3.000100", "4.000100"]
+    assert result.restores_purged == 0  # none yet: see the next test
     assert timedelta(days=7) == DEDUPE_WINDOW
     assert (await run_maintenance(runtime, now)).seen_events_purged == 0
+
+
+async def test_records_of_restored_messages_are_purged_after_seven_days(runtime: Runtime) -> None:
+    now = utc_now()
+    db = runtime.repo.db
+    for n, days in enumerate([9, 7.5, 6, 1]):  # Teams undeleteMessage records, oldest first
+        at = to_db(now - timedelta(days=days))
+        db.execute(
+            "INSERT INTO restored_messages VALUES ('teams', '19:c@thread.tacv2', ?, ?)", [f"17323500000{n:02d}", at]
+        )
+    result = await run_maintenance(runtime, now, batch=1)
+    assert result.restores_purged == 2
+    assert [r[0] for r in db.execute("SELECT message_id FROM restored_messages")] == ["1732350000002", "1732350000003"]
 
 
 async def test_a_capture_during_a_big_purge_is_answered_between_two_batches(runtime: Runtime) -> None:
