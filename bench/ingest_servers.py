@@ -82,12 +82,18 @@ class FakeHandler(BaseHTTPRequestHandler):
         pass
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (serve stopping with a lookup in flight) is not worth a traceback."""
+
+
 class FakeServer:
     def __init__(self) -> None:
         handler: type[FakeHandler] = type("Handler", (FakeHandler,), {"calls": {}})
         self.handler = handler
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="fake-api", daemon=True)
 
     @property
