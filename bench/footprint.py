@@ -14,25 +14,26 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import clean_env, engagebot_command, free_port, machine, median, ms, print_table, rss_mb, verdict
+from bench.common import (
+    clean_env,
+    engagebot_command,
+    free_port,
+    healthy,
+    machine,
+    median,
+    ms,
+    print_table,
+    rss_mb,
+    verdict,
+)
 
 TARGET_START = 2.0
 TARGET_RSS_MB = 150.0
 START_TIMEOUT = 30.0
 POLL_INTERVAL = 0.005
-
-
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 def one_start(workdir: Path, settle: float) -> tuple[float, float]:

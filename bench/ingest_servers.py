@@ -19,8 +19,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.common import clean_env, engagebot_command, free_port
+from bench.common import clean_env, engagebot_command, free_port, healthy
 from bench.ingest_plan import POSTS, SECRET, slack_channel, slack_post_ts, teams_channel, teams_post_id
 
 START_TIMEOUT = 30.0
@@ -126,14 +124,6 @@ class FakeServer:
 
 
 # -- processes -------------------------------------------------------------------------------------------------------
-
-
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 def wait_healthy(port: int, alive: Callable[[], bool]) -> None:
