@@ -11,6 +11,7 @@ quote emoji; the plan says who and when (``ThreadPlan.consents``) for the driver
 from __future__ import annotations
 
 import random
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ KIND_WEIGHTS = (0.42, 0.30, 0.28)
 ENDORSEMENT_SHARE = 0.12  # of replies after the first in a thread: a "+1" backing the one before
 QUOTE_CONSENT_SHARE = 0.5  # of members: consent to be quoted
 Consent = Literal["none", "command", "emoji"]
+_CHOICE = re.compile(r"\{([^{}]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +156,16 @@ def compose_reply(rng: random.Random, theme: str | None, specialty: str) -> str:
         parts.append(second)
     if rng.random() < 0.15:
         parts.append(rng.choice(text.closers))
+    parts = [vary(rng, part) for part in parts]
     out = parts[0]
     for part in parts[1:]:
         out += " " + (part[0].lower() + part[1:] if out.endswith(",") else part)
     return out
+
+
+def vary(rng: random.Random, line: str) -> str:
+    """``line`` with each ``{a|b|c}`` replaced by one of its wordings."""
+    return _CHOICE.sub(lambda m: rng.choice(m.group(1).split("|")), line)
 
 
 def plan_thread(
@@ -194,7 +202,7 @@ def plan_thread(
                 at = target_at + timedelta(minutes=rng.expovariate(1 / 120) + 0.5)
                 reactions.append(PlannedReaction(member, target_id, rng.choice(names), at))
     edits = tuple(
-        (r, r.at + timedelta(minutes=5), r.text + " (edited to add: happy to share more)")
+        (r, r.at + timedelta(minutes=5), f"{r.text} {rng.choice(corpus().closers)}")
         for r in replies
         if rng.random() < 0.1
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.config import DEFAULT_PROMPT_LIBRARY
-from bot.demo import corpus, make_members, plan_thread
+from bot.demo import corpus, make_members, plan_thread, vary
 from bot.events import Platform
 from bot.prompts import load_library
 from bot.report.markers import parse_markers, shipped_markers
@@ -65,6 +66,39 @@ def test_a_minority_longer_phrase_folds_into_the_shorter_one():
     found = phrases_of(theme_phrases(rows("Quality", texts)), "Quality")
     assert found["equipment replacement"] == 11
     assert "equipment replacement programme" not in found
+
+
+def test_a_sentence_several_members_wrote_is_not_cut_into_phrases():
+    sentence = "Routine QA freed clinical physicists for complex dosimetry work."
+    texts = {f"slack:U{i}": [sentence, f"We need protected time, case {i}."] for i in range(5)}
+    texts.update({f"teams:29:{i}": ["Protected time for audit would help."] for i in range(2)})
+    found = phrases_of(theme_phrases(rows("Workforce", texts)), "Workforce")
+    assert found["protected time"] == 7  # said in different sentences: a shared phrase
+    windows = ("routine qa freed", "qa freed clinical", "freed clinical physicists", "qa freed", "freed clinical")
+    assert not set(windows) & set(found), found  # windows into one sentence everybody wrote
+    texts.update({f"slack:V{i}": ["Routine QA is the first thing dropped."] for i in range(4)})
+    found = phrases_of(theme_phrases(rows("Workforce", texts)), "Workforce")
+    assert found["routine qa"] == 9  # also said in other sentences: shared in its own right
+
+
+def test_a_single_word_most_themes_share_is_not_a_phrase_of_any():
+    themes = ("A", "B", "C", "D")
+    result = theme_phrases(
+        [
+            row
+            for index, theme in enumerate(themes)
+            for row in rows(
+                theme,
+                {
+                    f"slack:{theme}{i}": [f"Equipment replacement. {'Staffing' if index < 3 else 'Theranostics'}!"]
+                    for i in range(3)
+                },
+            )
+        ]
+    )
+    assert "staffing" not in phrases_of(result, "A")  # three of four themes: says nothing about A
+    assert phrases_of(result, "D")["theranostics"] == 3
+    assert phrases_of(result, "A")["equipment replacement"] == 3  # phrases of several words are kept
 
 
 def test_generic_phrases_from_the_stop_list_are_not_reported():
@@ -192,6 +226,24 @@ def test_the_demo_corpus_covers_every_theme_of_the_library_with_varied_text():
     assert text.closers
 
 
+def wordings(point: str) -> re.Pattern[str]:
+    """Every way a corpus line with ``{a|b}`` choices can be written."""
+    parts = re.split(r"\{([^{}]*)\}", point)
+    return re.compile(
+        "".join(
+            re.escape(p) if i % 2 == 0 else "(?:" + "|".join(map(re.escape, p.split("|"))) + ")"
+            for i, p in enumerate(parts)
+        )
+    )
+
+
+def test_corpus_choices_vary_the_wording_but_keep_the_point():
+    line = "Our QA data could {flag|show} problems early."
+    seen = {vary(random.Random(seed), line) for seed in range(20)}
+    assert seen == {"Our QA data could flag problems early.", "Our QA data could show problems early."}
+    assert all(wordings(line).fullmatch(text) for text in seen)
+
+
 def plan(seed: int, theme: str = "Workforce"):
     rng = random.Random(seed)
     members = make_members(rng, Platform.SLACK, 30)
@@ -203,9 +255,10 @@ def test_demo_threads_are_theme_specific_deterministic_and_include_plus_ones_and
     members, thread = plan(3)
     again = plan(3)[1]
     assert [r.text for r in thread.replies] == [r.text for r in again.replies]
-    points = {p for kind in corpus().themes["Workforce"].values() for p in kind}
+    points = [wordings(p) for kind in corpus().themes["Workforce"].values() for p in kind]
     substantive = [r for r in thread.replies if not shipped_markers().is_endorsement(r.text)]
-    assert all(any(p in r.text for p in points) for r in substantive)
+    assert all(any(p.search(r.text) for p in points) for r in substantive)
+    assert not any("{" in r.text or "|" in r.text for r in thread.replies)  # every {a|b} choice was made
     all_replies = [r for seed in range(6) for r in plan(seed)[1].replies]
     assert any(shipped_markers().is_endorsement(r.text) for r in all_replies)
     assert len({r.text for r in all_replies}) > 0.8 * len(all_replies)

@@ -12,15 +12,15 @@ small-group rule applies to it like to any other figure.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.disclosure import Cell
 from bot.report.figures import key
 from bot.report.markers import Markers
 from bot.report.model import ReportData, ReportReply
 from bot.report.quotes import Folded, Quote, choose_quotes, fold_endorsements
-from bot.report.text import CrossPhrase, Phrase, across_themes, theme_phrases
+from bot.report.reading import Readings
+from bot.report.text import CrossPhrase, Phrase, ThemeCounts, across_themes, count_phrases, rank_phrases
 
 CONCERN_MARKERS = ("barrier", "ask")  # replies with these markers feed "concerns across themes"
 
@@ -66,11 +66,11 @@ class Insights:
         return cells
 
 
-def _markers(folded: Folded, markers: Markers, marks: dict[int, tuple[str, ...]]) -> tuple[MarkerCount, ...]:
+def _markers(folded: Folded, markers: Markers) -> tuple[MarkerCount, ...]:
     replies: dict[str, int] = defaultdict(int)
     members: dict[str, set[str]] = defaultdict(set)
     for reply in folded.replies:
-        for name in marks[reply.id]:
+        for name in folded.readings[reply.id].marks:
             replies[name] += 1
             members[name].add(reply.member_id)
     return tuple(MarkerCount(m.name, m.label, replies[m.name], len(members[m.name])) for m in markers.markers)
@@ -89,43 +89,48 @@ def theme_insights(
     for reply in data.replies:
         if reply.text.strip():
             by_theme[reply.theme].append(reply)
-    folded = {theme: fold_endorsements(rows, markers) for theme, rows in by_theme.items()}
-    marks = {i: markers.classify_cleaned(text) for f in folded.values() for i, text in f.cleaned.items()}
-    rows: Iterable[tuple[str, str, str]] = (
-        (theme, r.member_id, f.material[r.id]) for theme, f in folded.items() for r in f.replies
-    )
-    found = {p.theme: p for p in theme_phrases(rows, min_members=min_members, limit=phrases)}
-
-    results = []
-    for theme in data.themes:
-        replies = by_theme.get(theme, [])
-        members = len({r.member_id for r in replies})
-        if members < report_min_members or theme not in folded:
-            results.append(ThemeInsight(theme, members, len(replies), withheld=True))
-            continue
-        f = folded[theme]
-        endorsers = {m for backers in f.endorsers.values() for m in backers}
-        results.append(
-            ThemeInsight(
-                theme,
-                members,
-                len(replies),
-                withheld=False,
-                phrases=found[theme].phrases if theme in found else (),
-                markers=_markers(f, markers, marks),
-                endorsements=sum(len(b) for b in f.endorsers.values()),
-                endorsers=len(endorsers),
-                quotes=tuple(choose_quotes(f, count=quotes)),
-            )
-        )
-    open_themes = {t.theme for t in results if not t.withheld}
-    # Concerns: phrases of replies that raise a barrier or ask for something, shared in several themes.
+    members = {theme: len({r.member_id for r in rows}) for theme, rows in by_theme.items()}
+    open_themes = {theme for theme in data.themes if members.get(theme, 0) >= report_min_members}
+    # Concerns: phrases of replies that raise a barrier or ask for something, shared in several open themes.
     wanted = {m.name for m in markers.markers} & set(CONCERN_MARKERS)
-    concern_rows = (
-        (theme, r.member_id, folded[theme].material[r.id])
-        for theme in sorted(open_themes)
-        for r in folded[theme].replies
-        if not wanted or wanted.intersection(marks[r.id])
-    )
-    concerns = across_themes(theme_phrases(concern_rows, min_members=min_members, limit=phrases))
+
+    counts: dict[str, ThemeCounts] = {}
+    flagged: dict[str, ThemeCounts] = {}
+    shown: dict[str, ThemeInsight] = {}
+    for theme, rows in by_theme.items():  # one theme at a time: its texts are read once, then let go
+        folded = fold_endorsements(rows, markers, Readings(markers))
+        is_open = theme in open_themes
+        readings = folded.readings
+        all_counts, concern_counts = count_phrases(
+            (
+                theme,
+                r.member_id,
+                readings[r.id].grams,
+                is_open and (not wanted or not wanted.isdisjoint(readings[r.id].marks)),
+            )
+            for r in folded.replies
+        )
+        counts.update(all_counts)
+        flagged.update(concern_counts)
+        if is_open:
+            endorsers = {m for backers in folded.endorsers.values() for m in backers}
+            shown[theme] = ThemeInsight(
+                theme,
+                members[theme],
+                len(rows),
+                withheld=False,
+                markers=_markers(folded, markers),
+                endorsements=sum(len(b) for b in folded.endorsers.values()),
+                endorsers=len(endorsers),
+                quotes=tuple(choose_quotes(folded, count=quotes)),
+            )
+    found = {p.theme: p.phrases for p in rank_phrases(counts, min_members=min_members, limit=phrases)}
+    results = [
+        replace(shown[theme], phrases=found.get(theme, ()))
+        if theme in shown
+        else ThemeInsight(theme, members.get(theme, 0), len(by_theme.get(theme, ())), withheld=True)
+        for theme in data.themes
+    ]
+    concern_counts = {theme: flagged[theme] for theme in sorted(open_themes) if theme in flagged}
+    concerns = across_themes(rank_phrases(concern_counts, min_members=min_members, limit=phrases))
     return Insights(tuple(results), tuple(concerns))

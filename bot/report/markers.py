@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -36,6 +36,10 @@ class Marker:
 class Markers:
     markers: tuple[Marker, ...]
     endorsements: frozenset[str]
+    longest: int = field(init=False)  # the longest endorsement: anything much longer says more than "+1"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "longest", max(map(len, self.endorsements), default=0))
 
     def classify(self, text: str) -> tuple[str, ...]:
         """The names of the markers ``text`` carries, in file order."""
@@ -51,10 +55,6 @@ class Markers:
             return False
         bare = _SPACES.sub(" ", _SYMBOLS.sub(" ", _EMOJI_CODE.sub(" ", text.lower().replace("’", "'")))).strip()
         return bare in self.endorsements or not bare
-
-    @property
-    def longest(self) -> int:
-        return max(map(len, self.endorsements), default=0)
 
 
 def _trie(words: Iterable[str]) -> str:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.report.markers import Markers
 from bot.report.model import ReportReply
-from bot.report.text import BOUNDARY, clean, content
+from bot.report.reading import Reading, Readings
+from bot.report.text import BOUNDARY
 
 MIN_CHARS = 40
 MAX_CHARS = 420
@@ -44,8 +45,7 @@ class Folded:
     replies: tuple[ReportReply, ...]  # substantive replies, oldest first
     endorsers: dict[int, frozenset[str]]  # reply id -> members who backed it
     endorsements: int  # "+1" replies seen (whether or not they had a reply to back)
-    cleaned: dict[int, str]  # reply id -> its text through bot.report.text.clean, computed once
-    material: dict[int, str]  # reply id -> bot.report.text.content of that: its phrase material
+    readings: dict[int, Reading]  # reply id -> how its text reads (cleaned, material, markers, phrases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +55,29 @@ class Quote:
     reply_id: int
 
 
-def fold_endorsements(replies: Iterable[ReportReply], markers: Markers) -> Folded:
-    """Separate "+1" replies from substantive ones; each backs the latest earlier reply by someone else."""
+def fold_endorsements(
+    replies: Iterable[ReportReply], markers: Markers, read: Callable[[str], Reading] | None = None
+) -> Folded:
+    """Separate "+1" replies from substantive ones; each backs the latest earlier reply by someone else.
+    ``read``: the theme's ``Readings`` (a new one by default)."""
+    read = read or Readings(markers)
     substantive: list[ReportReply] = []
+    readings: dict[int, Reading] = {}
     endorsers: dict[int, set[str]] = defaultdict(set)
     by_thread: dict[int, list[ReportReply]] = defaultdict(list)
     count = 0
     for reply in sorted(replies, key=lambda r: (r.created_at, r.id)):
-        if markers.is_endorsement(reply.text):
+        reading = read(reply.text)
+        if reading.endorsement:
             count += 1
             backed = next((r for r in reversed(by_thread[reply.post_id]) if r.member_id != reply.member_id), None)
             if backed is not None:
                 endorsers[backed.id].add(reply.member_id)
             continue
         substantive.append(reply)
+        readings[reply.id] = reading
         by_thread[reply.post_id].append(reply)
-    cleaned = {r.id: clean(r.text) for r in substantive}
-    material = {i: content(text) for i, text in cleaned.items()}
-    return Folded(tuple(substantive), {k: frozenset(v) for k, v in endorsers.items()}, count, cleaned, material)
+    return Folded(tuple(substantive), {k: frozenset(v) for k, v in endorsers.items()}, count, readings)
 
 
 def printable(text: str) -> str:
@@ -105,9 +110,11 @@ def choose_quotes(folded: Folded, *, count: int = 3) -> list[Quote]:
     replies = folded.replies
     if not replies:
         return []
+    materials = [folded.readings[r.id].material for r in replies]
+    words_of = {material: set(material.split()) for material in set(materials)}
     df: Counter[str] = Counter()
-    for material in folded.material.values():
-        df.update(set(material.split()))
+    for material in materials:
+        df.update(words_of[material])
     df.pop(BOUNDARY, None)
     n = len(replies)
     idf = {w: math.log((1 + n) / (1 + d)) + 1 for w, d in df.items()}
@@ -115,15 +122,29 @@ def choose_quotes(folded: Folded, *, count: int = 3) -> list[Quote]:
     norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
     centroid = {w: v / norm for w, v in centroid.items()}
 
+    printed: dict[str, str] = {}
+
+    def shown(text: str) -> str:
+        if text not in printed:
+            printed[text] = printable(text)
+        return printed[text]
+
     candidates = [
         r
         for r in replies
-        if r.quote_ok and len(r.text.strip()) >= MIN_CHARS and not _MENTION.search(r.text) and printable(r.text)
+        if r.quote_ok and len(r.text.strip()) >= MIN_CHARS and not _MENTION.search(r.text) and shown(r.text)
     ]
-    vectors = {r.id: _vector(folded.material[r.id], idf) for r in candidates}
+    made: dict[str, dict[str, float]] = {}
+    for r in candidates:
+        material = folded.readings[r.id].material
+        if material not in made:
+            made[material] = _vector(material, idf)
+    vectors = {r.id: made[folded.readings[r.id].material] for r in candidates}
+    closeness = {material: _cosine(vector, centroid) for material, vector in made.items()}
 
     def typical(r: ReportReply) -> float:
-        return _cosine(vectors[r.id], centroid) + 0.02 * math.log1p(len(folded.endorsers.get(r.id, ())))
+        own = closeness[folded.readings[r.id].material]
+        return own + 0.02 * math.log1p(len(folded.endorsers.get(r.id, ())))
 
     ranked = sorted(candidates, key=lambda r: (-typical(r), r.created_at, r.id))[:SHORTLIST]
     chosen: list[ReportReply] = []
@@ -136,9 +157,9 @@ def choose_quotes(folded: Folded, *, count: int = 3) -> list[Quote]:
 
         best = max(ranked, key=lambda r: (marginal(r), -r.created_at.timestamp(), -r.id))
         ranked.remove(best)
-        text = printable(best.text)
+        text = shown(best.text)
         if text.lower() in seen_texts or any(_cosine(vectors[best.id], vectors[c.id]) > TOO_CLOSE for c in chosen):
             continue
         seen_texts.add(text.lower())
         chosen.append(best)
-    return [Quote(printable(r.text), len(folded.endorsers.get(r.id, ())), r.id) for r in chosen]
+    return [Quote(shown(r.text), len(folded.endorsers.get(r.id, ())), r.id) for r in chosen]

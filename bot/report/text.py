@@ -9,15 +9,20 @@ How a phrase is found, in order:
    letters and is not a word of the theme's own name.
 3. For each theme, a phrase counts the distinct *members* who used it (not replies: one talkative member cannot
    make a phrase shared). Only phrases used by at least ``min_members`` members are kept.
-4. Nested phrases are merged: a phrase is dropped when a longer phrase containing it accounts for most of its
+4. Windows are dropped: when most members of a phrase used it inside the same longer wording (several members
+   wrote the same sentence), the phrase is a window into that sentence ("qa freed clinical"), not something they
+   have in common in their own words; so are the shorter phrases inside such a window.
+5. Nested phrases are merged: a phrase is dropped when a longer phrase containing it accounts for most of its
    members ("protected" inside "protected time"); a longer phrase is dropped when it is a minority use of a shorter
    phrase of two or more words ("equipment replacement programme" inside "equipment replacement"). Of two
    phrases that overlap by two words ("rural areas face", "areas face long"), only the better ranked is listed.
-5. Phrases are ranked TF-IDF style: the share of the theme's members who used it, times how specific it is to the
+   A single word kept in most of (three or more) themes ("equipment") is listed in none.
+6. Phrases are ranked TF-IDF style: the share of the theme's members who used it, times how specific it is to the
    theme (log(1 + themes / themes where it is shared)), with a bonus for longer phrases (+50% a word), which
    say more than single words.
 
-Standard library only, deterministic, and linear in the text: every reply is read once per member and theme.
+Standard library only, deterministic, and linear in the text: each distinct text is split into phrases once
+(``bot.report.reading``), and each member's phrases are counted once per theme as a set.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import re
 import string
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -39,12 +45,12 @@ _LINK = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _EMOJI = re.compile(r":[a-z0-9_+\-]+:")
 _POSSESSIVE = re.compile(r"'s\b")
 _WORD = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
-# Punctuation ends a phrase: every mark but the apostrophe and hyphen inside words becomes a boundary.
-_BREAKS = str.maketrans({c: " | " for c in string.punctuation + "“”‘…–—•" if c not in "'-"})
-_BIGRAM = re.compile(r"(?<!\S)(?=([^\s|]+ [^\s|]+)(?!\S))")
-_TRIGRAM = re.compile(r"(?<!\S)(?=([^\s|]+ [^\s|]+ [^\s|]+)(?!\S))")
 BOUNDARY = "|"
+# Punctuation ends a phrase: every mark but the apostrophe and hyphen inside words becomes a boundary (one
+# character for one, str.translate's fast path; the boundary is spaced out afterwards).
+_BREAKS = str.maketrans({c: BOUNDARY for c in string.punctuation + "“”‘…–—•" if c not in "'-"})
 LENGTH_BONUS = 0.5
+MAX_WORDS = 3  # the longest phrase
 LONGER_SHARE = 0.6  # a longer phrase speaks for a word when it has at least this share of the word's members
 
 
@@ -97,7 +103,8 @@ def _vocabulary() -> _Vocabulary:
 
 def content(cleaned: str) -> str:
     """The phrase material of cleaned text: its usable words, with "|" wherever a phrase must stop."""
-    return " ".join(map(_vocabulary().__getitem__, cleaned.translate(_BREAKS).split()))
+    spaced = cleaned.translate(_BREAKS).replace(BOUNDARY, " | ")
+    return " ".join(map(_vocabulary().__getitem__, spaced.split()))
 
 
 def words(text: str) -> list[str]:
@@ -106,11 +113,18 @@ def words(text: str) -> list[str]:
 
 
 def grams(material: str) -> set[Gram]:
-    """Every 1-, 2- and 3-word phrase of ``content`` material (which has no stop word or punctuation left)."""
-    found = set(material.split())
-    found.discard(BOUNDARY)
-    found.update(_BIGRAM.findall(material))
-    found.update(_TRIGRAM.findall(material))
+    """Every run of 1 to 4 words of ``content`` material (which has no stop word or punctuation left). Phrases
+    have at most 3 words; a 4-word run only tells whether a 3-word one is a window into a longer wording."""
+    found: set[Gram] = set()
+    for run in material.split(BOUNDARY):
+        run_words = run.split()
+        found.update(run_words)
+        if len(run_words) > 1:
+            found.update(map(" ".join, itertools.pairwise(run_words)))
+            if len(run_words) > 2:
+                found.update(map(" ".join, zip(run_words, run_words[1:], run_words[2:], strict=False)))
+                if len(run_words) > 3:
+                    found.update(map(" ".join, zip(*(run_words[i:] for i in range(MAX_WORDS + 1)), strict=False)))
     return found
 
 
@@ -118,8 +132,43 @@ def member_counts(material_by_member: Iterable[Iterable[str]]) -> Counter[Gram]:
     """How many distinct members used each phrase, from each member's content material."""
     counts: Counter[Gram] = Counter()
     for materials in material_by_member:
-        counts.update(grams(f" {BOUNDARY} ".join(materials)))
+        counts.update(set().union(*map(grams, materials)))
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeCounts:
+    """How many of a theme's members used each phrase (``members``: how many members the counts are over)."""
+
+    members: int
+    counts: Counter[Gram]
+
+
+def count_phrases(
+    replies: Iterable[tuple[str, str, AbstractSet[Gram], bool]],
+) -> tuple[dict[str, ThemeCounts], dict[str, ThemeCounts]]:
+    """Per theme (first-seen order), the members who used each phrase, from ``(theme, member, phrases, flagged)``
+    rows (``phrases``: ``grams`` of the reply's material): over all replies, and over the flagged replies only
+    (those that feed "concerns across themes")."""
+    by_theme: dict[str, dict[str, list[tuple[AbstractSet[Gram], bool]]]] = defaultdict(lambda: defaultdict(list))
+    for theme, member, found, flagged in replies:
+        by_theme[theme][member].append((found, flagged))
+    everything: dict[str, ThemeCounts] = {}
+    flagged_only: dict[str, ThemeCounts] = {}
+    for theme, members in by_theme.items():
+        counts: Counter[Gram] = Counter()
+        marked: Counter[Gram] = Counter()
+        marked_members = 0
+        for own in members.values():
+            counts.update(set().union(*(found for found, _ in own)))
+            chosen = [found for found, flag in own if flag]
+            if chosen:
+                marked_members += 1
+                marked.update(set().union(*chosen))
+        everything[theme] = ThemeCounts(len(members), counts)
+        if marked_members:
+            flagged_only[theme] = ThemeCounts(marked_members, marked)
+    return everything, flagged_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +203,32 @@ def _pairs(text: str) -> set[tuple[str, str]]:
     return set(itertools.pairwise(parts))
 
 
+def _windows(counts: Counter[Gram], kept: dict[Gram, int]) -> set[Gram]:
+    """The kept phrases that are windows into one longer wording: most of their members used them inside the
+    same run of one more word, and that run is too long to be a phrase (or a window itself). Several members
+    writing the same sentence ("routine QA freed clinical scientists") share every part of it, but its parts
+    ("qa freed clinical") are not what they have in common: the sentence is."""
+    extended: dict[Gram, int] = defaultdict(int)  # phrase -> members of its most used one-word-longer run
+    for gram, members in counts.items():
+        if gram.count(" ") == MAX_WORDS:  # a run just too long to be a phrase
+            head, _, _ = gram.rpartition(" ")
+            _, _, tail = gram.partition(" ")
+            for part in (head, tail):
+                if part in kept:
+                    extended[part] = max(extended[part], members)
+    windows = {gram for gram, members in kept.items() if extended[gram] >= LONGER_SHARE * members}
+    for size in range(MAX_WORDS - 1, 0, -1):  # then the shorter phrases inside those windows, and so on
+        for gram, members in kept.items():
+            if gram.count(" ") != size:
+                continue
+            head, _, _ = gram.rpartition(" ")
+            _, _, tail = gram.partition(" ")
+            for part in (head, tail):
+                if part in kept and gram in windows and members >= LONGER_SHARE * kept[part]:
+                    windows.add(part)
+    return windows
+
+
 def _merge_nested(kept: dict[Gram, int]) -> dict[Gram, int]:
     dropped: set[Gram] = set()
     for gram, members in kept.items():
@@ -178,26 +253,33 @@ def theme_phrases(
 ) -> list[ThemePhrases]:
     """Ranked shared phrases per theme from ``(theme, member id, material)`` rows, ``material`` being
     ``content(clean(text))`` of a reply (themes in first-seen order)."""
-    by_theme: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for theme, member, material in replies:
-        by_theme[theme][member].append(material)
+    counts, _ = count_phrases((theme, member, grams(material), False) for theme, member, material in replies)
+    return rank_phrases(counts, min_members=min_members, limit=limit)
+
+
+def rank_phrases(counts: dict[str, ThemeCounts], *, min_members: int = 3, limit: int = 8) -> list[ThemePhrases]:
+    """Ranked shared phrases per theme from the themes' phrase counts (see ``count_phrases``)."""
     generic = stop_phrases()
     kept: dict[str, dict[Gram, int]] = {}
-    for theme, materials in by_theme.items():
+    for theme, found in counts.items():
         own = set(words(theme))  # "prevention" says nothing in the Prevention theme
-        counts = member_counts(materials.values())
-        kept[theme] = _merge_nested(
-            {
-                g: n
-                for g, n in counts.items()
-                if n >= min_members and g not in generic and (" " in g or (len(g) > 1 and g not in own))
-            }
-        )
+        candidates = {
+            g: n
+            for g, n in found.counts.items()
+            if n >= min_members
+            and g.count(" ") < MAX_WORDS
+            and g not in generic
+            and (" " in g or (len(g) > 1 and g not in own))
+        }
+        windows = _windows(found.counts, candidates)
+        kept[theme] = _merge_nested({g: n for g, n in candidates.items() if g not in windows})
     spread = Counter(gram for phrases in kept.values() for gram in phrases)
     total = len(kept)
     result = []
     for theme, phrases in kept.items():
-        members = len(by_theme[theme])
+        members = counts[theme].members
+        # A single word that most of several themes share ("equipment", "support") says nothing about this one.
+        phrases = {g: n for g, n in phrases.items() if " " in g or total < 3 or 2 * spread[g] <= total}
         scored = [
             Phrase(
                 gram,
