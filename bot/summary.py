@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,9 @@ from bot.model import ActivityRow, PostRecord, WeekTotals
 from bot.timeutil import IsoWeek, to_display
 
 TOP_REACTIONS = 10
+# Parts of an activity row (post id, member id, reaction name or None) and of a (post id, member id) pair.
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_POST_AND_MEMBER, _POST_AND_NAME = itemgetter(0, 1), itemgetter(0, 2)
 K = TypeVar("K")
 
 
@@ -132,7 +137,8 @@ def _figures_by(
         grouped_replies[key_of[post_id]] += count
     for post_id, count in reactions.items():
         grouped_reactions[key_of[post_id]] += count
-    people = Counter(key for key, _ in {(key_of[post_id], member) for post_id, member in pairs})
+    keyed = zip(map(key_of.__getitem__, map(_FIRST, pairs)), map(_SECOND, pairs), strict=True)
+    people = Counter(map(_FIRST, set(keyed)))  # distinct (key, member) pairs, counted by key
     keys = posts.keys() | grouped_replies.keys() | grouped_reactions.keys()
     return {k: Figures(posts[k], grouped_replies[k], grouped_reactions[k], people[k]) for k in keys}
 
@@ -143,11 +149,12 @@ def build_period(source: SummarySource, start: datetime, end: datetime) -> Perio
     activity = source.activity_between(start, end)
     posts = {p.id: p for p in posts_made}
     made = set(posts)
-    posts.update(source.posts_by_ids({post_id for post_id, _, _ in activity} - set(posts)))
+    posts.update(source.posts_by_ids(set(map(_FIRST, activity)) - set(posts)))
 
-    # Counted with C-level containers in two passes over the rows: a busy week has tens of thousands of them.
-    kinds = Counter((post_id, name) for post_id, _, name in activity)  # name None: a reply
-    pairs = {(post_id, member) for post_id, member, _ in activity}
+    # Counted with C-level containers and iterators (map, itemgetter, zip: no Python code per row) in two passes
+    # over the rows: a busy week has tens of thousands of them.
+    kinds = Counter(map(_POST_AND_NAME, activity))  # name None: a reply
+    pairs = set(map(_POST_AND_MEMBER, activity))
     replies: Counter[int] = Counter()
     reactions: Counter[int] = Counter()
     names: Counter[str] = Counter()
@@ -158,9 +165,9 @@ def build_period(source: SummarySource, start: datetime, end: datetime) -> Perio
             reactions[post_id] += count
             names[name] += count
 
-    members = {member for _, member in pairs}
+    members = set(map(_SECOND, pairs))
     totals = Figures(len(posts_made), replies.total(), reactions.total(), len(members))
-    people_by_post = Counter(post_id for post_id, _ in pairs)
+    people_by_post = Counter(map(_FIRST, pairs))
     by_post = {
         p.id: Figures(int(p.id in made), replies[p.id], reactions[p.id], people_by_post[p.id]) for p in posts.values()
     }
@@ -173,21 +180,15 @@ def build_period(source: SummarySource, start: datetime, end: datetime) -> Perio
             sum(1 for p in posts_made if p.platform is platform),
             sum(n for pid, n in replies.items() if posts[pid].platform is platform),
             sum(n for pid, n in reactions.items() if posts[pid].platform is platform),
-            sum(1 for m in members if m.startswith(prefix)),
+            sum(map(str.startswith, members, repeat(prefix))),
         )
-
-    first_replies = source.first_reply_at(p.id for p in posts_made)
-    waits = [
-        max(0.0, (first_replies[p.id] - p.posted_at).total_seconds() / 60) for p in posts_made if p.id in first_replies
-    ]
-    median = round(statistics.median(waits), 1) if waits else None
 
     return Period(
         start=start,
         end=end,
         totals=totals,
         new_participants=source.count_new_participants(members, start),
-        median_minutes_to_first_reply=median,
+        median_minutes_to_first_reply=median_minutes_to_first_reply(source, posts_made),
         by_platform=by_platform,
         by_theme=sorted(by_theme.items(), key=lambda kv: (-kv[1].replies, -kv[1].reactions, kv[0])),
         by_post=sorted(
@@ -196,6 +197,15 @@ def build_period(source: SummarySource, start: datetime, end: datetime) -> Perio
         ),
         top_reactions=sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REACTIONS],
     )
+
+
+def median_minutes_to_first_reply(source: SummarySource, posts_made: Iterable[PostRecord]) -> float | None:
+    """Over the posts that got a reply: minutes from the post to its first reply (0 for a reply timed before its
+    post), rounded to 0.1; None when none got a reply."""
+    posts = list(posts_made)
+    first_replies = source.first_reply_at(p.id for p in posts)
+    waits = [max(0.0, (first_replies[p.id] - p.posted_at).total_seconds() / 60) for p in posts if p.id in first_replies]
+    return round(statistics.median(waits), 1) if waits else None
 
 
 def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary:

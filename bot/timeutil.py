@@ -97,7 +97,11 @@ class IsoWeek:
         return start, end
 
     def previous(self) -> IsoWeek:
-        year, week, _ = (self.monday() - timedelta(days=7)).isocalendar()
+        return self.back(1)
+
+    def back(self, weeks: int) -> IsoWeek:
+        """The ISO week ``weeks`` weeks before this one."""
+        year, week, _ = (self.monday() - timedelta(days=7 * weeks)).isocalendar()
         return IsoWeek(year, week)
 
     def __str__(self) -> str:

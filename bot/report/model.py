@@ -8,16 +8,24 @@ previous period's are ``bot.summary.build_period`` over [start, end). Everything
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.events import Platform
 from bot.model import ActivityRow, PostRecord, WeekTotals
-from bot.summary import Period, Summary, SummarySource, build_period, build_summary
+from bot.summary import (
+    Figures,
+    Period,
+    Summary,
+    SummarySource,
+    build_period,
+    build_summary,
+    median_minutes_to_first_reply,
+)
 from bot.timeutil import IsoWeek
 
 ChannelKey = tuple[Platform, str]
@@ -48,7 +56,8 @@ class ReportSource(SummarySource, Protocol):
         ...
 
     def channel_names(self, channels: Iterable[ChannelKey]) -> dict[ChannelKey, str]:
-        """Readable names ("#policy-views", "Healthcare science") of those channels whose name is known."""
+        """Readable names ("policy-views", "Healthcare science": as the platform spells them) of those channels whose
+        name is known."""
         ...
 
 
@@ -87,14 +96,22 @@ class ReportData:
 
 
 class _Remembering:
-    """A SummarySource that reads each span's activity once: the figures and the people behind them share it."""
+    """A SummarySource that reads each span once. The figures and the people behind them share a span's activity
+    rows; a span whose rows are kept has its totals counted from them (each week's "previous week" but the first's),
+    and the period's rows are its weeks' rows (``keep``), read once."""
 
     def __init__(self, source: SummarySource) -> None:
         self.source = source
         self.activity: dict[tuple[datetime, datetime], list[ActivityRow]] = {}
+        self.posts: dict[tuple[datetime, datetime], list[PostRecord]] = {}
+
+    def keep(self, start: datetime, end: datetime, rows: list[ActivityRow]) -> None:
+        self.activity[start, end] = rows
 
     def posts_between(self, start: datetime, end: datetime) -> list[PostRecord]:
-        return self.source.posts_between(start, end)
+        if (start, end) not in self.posts:
+            self.posts[start, end] = self.source.posts_between(start, end)
+        return self.posts[start, end]
 
     def posts_by_ids(self, ids: Iterable[int]) -> dict[int, PostRecord]:
         return self.source.posts_by_ids(ids)
@@ -105,7 +122,12 @@ class _Remembering:
         return self.activity[start, end]
 
     def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
-        return self.source.week_totals(start, end)
+        rows = self.activity.get((start, end))
+        if rows is None:
+            return self.source.week_totals(start, end)
+        replies = sum(1 for row in rows if row[2] is None)
+        members = {member for _, member, _ in rows}
+        return WeekTotals(len(self.posts_between(start, end)), replies, len(rows) - replies, len(members))
 
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
         return self.source.first_reply_at(post_ids)
@@ -116,32 +138,56 @@ class _Remembering:
 
 def people(activity: Iterable[ActivityRow], posts: dict[int, PostRecord]) -> People:
     """Count the distinct repliers and reactors of some activity rows, overall and by platform, theme and post."""
+    rows = activity if isinstance(activity, list) else list(activity)
+    replied = _Spread({(post_id, member) for post_id, member, name in rows if name is None}, posts)
+    reacted = _Spread({(post_id, member) for post_id, member, name in rows if name is not None}, posts)
 
-    def pair() -> tuple[set[str], set[str]]:
-        return set(), set()
-
-    everyone = pair()
-    by_platform: dict[Platform, tuple[set[str], set[str]]] = defaultdict(pair)
-    by_theme: dict[str, tuple[set[str], set[str]]] = defaultdict(pair)
-    by_post: dict[int, tuple[set[str], set[str]]] = defaultdict(pair)
-    for post_id, member, name in activity:
-        post = posts[post_id]
-        kind = 0 if name is None else 1
-        everyone[kind].add(member)
-        by_platform[post.platform][kind].add(member)
-        by_theme[post.theme][kind].add(member)
-        by_post[post_id][kind].add(member)
-
-    def sizes(sets: tuple[set[str], set[str]]) -> tuple[int, int]:
-        return len(sets[0]), len(sets[1])
+    def paired(left: Counter[Any], right: Counter[Any]) -> dict[Any, tuple[int, int]]:
+        return {k: (left[k], right[k]) for k in sorted(left.keys() | right.keys(), key=str)}
 
     return People(
-        repliers=len(everyone[0]),
-        reactors=len(everyone[1]),
-        by_platform={k: sizes(v) for k, v in by_platform.items()},
-        by_theme={k: sizes(v) for k, v in by_theme.items()},
-        by_post={k: sizes(v) for k, v in by_post.items()},
+        repliers=replied.members,
+        reactors=reacted.members,
+        by_platform=paired(replied.by_platform, reacted.by_platform),
+        by_theme=paired(replied.by_theme, reacted.by_theme),
+        by_post=paired(replied.by_post, reacted.by_post),
     )
+
+
+class _Spread:
+    """How many distinct members some (post id, member) pairs hold: overall, by platform, theme and post."""
+
+    def __init__(self, pairs: set[tuple[int, str]], posts: dict[int, PostRecord]) -> None:
+        members = {member for _, member in pairs}
+        self.members = len(members)
+        self.by_post: Counter[int] = Counter(post_id for post_id, _ in pairs)
+        theme_of = {post_id: posts[post_id].theme for post_id in self.by_post}
+        self.by_theme: Counter[str] = Counter(theme for theme, _ in {(theme_of[p], m) for p, m in pairs})
+        # Member ids carry their platform (slack:…, teams:…), as in bot.summary.
+        self.by_platform: Counter[Platform] = Counter(Platform(m.partition(":")[0]) for m in members)
+
+
+def headline(source: SummarySource, start: datetime, end: datetime) -> tuple[Period, People]:
+    """The period's headline figures only (totals, new participants, median time to first reply) and the repliers
+    and reactors behind them: all a report shows of the period before its own (as changes)."""
+    rows = source.activity_between(start, end)
+    repliers = {member for _, member, name in rows if name is None}
+    reactors = {member for _, member, name in rows if name is not None}
+    made = source.posts_between(start, end)
+    replies = sum(1 for row in rows if row[2] is None)
+    members = repliers | reactors
+    period = Period(
+        start=start,
+        end=end,
+        totals=Figures(len(made), replies, len(rows) - replies, len(members)),
+        new_participants=source.count_new_participants(members, start),
+        median_minutes_to_first_reply=median_minutes_to_first_reply(source, made),
+        by_platform={},
+        by_theme=[],
+        by_post=[],
+        top_reactions=[],
+    )
+    return period, People(len(repliers), len(reactors))
 
 
 def week_range(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:
@@ -170,16 +216,13 @@ def gather(
         raise ValueError(f"the report period is empty: {first} is after {last}")
     remembering = _Remembering(source)
     start, end = weeks[0].bounds(tz)[0], weeks[-1].bounds(tz)[1]
-    previous_first = weeks[0]
-    for _ in weeks:
-        previous_first = previous_first.previous()
-    previous_start = previous_first.bounds(tz)[0]
+    previous_start = weeks[0].back(len(weeks)).bounds(tz)[0]
 
     summaries = tuple(build_summary(remembering, week, tz) for week in weeks)
+    remembering.keep(start, end, [row for s in summaries for row in remembering.activity[s.start, s.end]])
     period = build_period(remembering, start, end)
-    previous = build_period(remembering, previous_start, start)
-    posts = {item.post.id: item.post for s in summaries for item in s.by_post}
-    posts.update({item.post.id: item.post for p in (period, previous) for item in p.by_post})
+    previous, previous_people = headline(source, previous_start, start)
+    posts = {item.post.id: item.post for p in (period, *summaries) for item in p.by_post}
 
     def people_of(span_start: datetime, span_end: datetime) -> People:
         return people(remembering.activity_between(span_start, span_end), posts)
@@ -198,7 +241,7 @@ def gather(
         period=period,
         period_people=people_of(start, end),
         previous=previous,
-        previous_people=people_of(previous_start, start),
+        previous_people=previous_people,
         replies=tuple(source.report_replies(start, end, quote_emoji)),
         themes=tuple(ordered),
         platforms=platforms,
