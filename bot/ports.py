@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.capture import CaptureStore
 from bot.events import Platform
 from bot.model import ErasureCounts, PostRecord, ReactionRecord, ReplyRecord
 from bot.prompts import Library, PostedPrompt, Prompt
-from bot.summary import SummarySource
+from bot.report.model import ReportSource
 
 
-class Store(CaptureStore, SummarySource, Protocol):
+class Store(CaptureStore, ReportSource, Protocol):
     """Everything the core asks of storage (implemented by ``storage.repository.Repository``)."""
 
     def sync_prompts(self, library: Library) -> None: ...
@@ -32,6 +32,7 @@ class Store(CaptureStore, SummarySource, Protocol):
     def set_consent(self, member: str, kind: str, given: bool, at: datetime) -> bool: ...
     def member_data(self, member: str) -> dict[str, Any]: ...
     def quote_candidates(self, start: datetime, end: datetime, emoji: str) -> list[dict[str, Any]]: ...
+    def save_channel_names(self, platform: Platform, names: Mapping[str, str], at: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +74,10 @@ class Poster(Protocol):
     async def find_post(
         self, channel_id: str, marker: Marker, *, since: datetime, until: datetime
     ) -> PostedMessage | None: ...
+
+
+@runtime_checkable
+class ChannelNamer(Protocol):
+    """A poster that can look up a channel's readable name (Slack: ``conversations.info``)."""
+
+    async def channel_name(self, channel_id: str) -> str | None: ...

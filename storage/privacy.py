@@ -10,6 +10,18 @@ from bot.timeutil import to_db
 from storage.db import SQLiteDatabase
 
 
+def quote_consent(member: str) -> str:
+    """The SQL condition "the member in column ``member`` agrees to be quoted", with the quote emoji as ``:emoji``.
+
+    The one consent rule of every quote: the weekly summaries, the export's ``quote_consent`` and the report. The
+    members who agree are one uncorrelated subquery, which SQLite evaluates once per statement (the emoji part is
+    a range scan of idx_reactions_counted_name).
+    """
+    return f"""{member} IN (SELECT member_id FROM consents WHERE kind = 'quote'
+                     UNION SELECT member_id FROM reactions WHERE name = :emoji
+                                                              AND post_id IS NOT NULL AND removed_at IS NULL)"""
+
+
 class PrivacyRecords(SQLiteDatabase):
     """Members' rights over their data: every removal is scrubbed out of the files once committed."""
 

@@ -14,6 +14,7 @@ from bot.events import Platform
 from bot.model import ActivityRow, PostRecord, ReactionRecord, ReplyRecord, WeekTotals
 from bot.timeutil import from_db, to_db
 from storage.db import SQLiteDatabase, batches, marks
+from storage.privacy import quote_consent
 from storage.records import post_record, reaction_record, reply_record
 
 
@@ -98,13 +99,11 @@ class Reads(SQLiteDatabase):
     def quote_candidates(self, start: datetime, end: datetime, emoji: str) -> list[dict[str, Any]]:
         """Replies of the week by members who consented to be quoted, with their counted reactions."""
         return self._rows(
-            """SELECT r.id, r.post_id, r.text, r.created_at,
+            f"""SELECT r.id, r.post_id, r.text, r.created_at,
                       (SELECT count(*) FROM reactions x WHERE x.reply_id = r.id AND x.removed_at IS NULL) AS reactions
                FROM replies r
                WHERE r.created_at >= :start AND r.created_at < :end AND r.text != ''
-                 AND (EXISTS (SELECT 1 FROM consents c WHERE c.member_id = r.member_id AND c.kind = 'quote')
-                      OR EXISTS (SELECT 1 FROM reactions q WHERE q.member_id = r.member_id AND q.name = :emoji
-                                 AND q.post_id IS NOT NULL AND q.removed_at IS NULL))""",
+                 AND {quote_consent("r.member_id")}""",
             {"start": to_db(start), "end": to_db(end), "emoji": emoji},
         )
 

@@ -10,6 +10,7 @@ from storage.capture import CaptureRecords
 from storage.posts import PostRecords
 from storage.privacy import PrivacyRecords
 from storage.queries import Reads
+from storage.report import ReportRecords
 from storage.schedule import ScheduleRuns
 from storage.teams_refs import ConversationRefs
 from storage.upkeep import UpkeepRecords
@@ -17,5 +18,7 @@ from storage.upkeep import UpkeepRecords
 __all__ = ["Repository"]
 
 
-class Repository(CaptureRecords, PrivacyRecords, PostRecords, Reads, ScheduleRuns, ConversationRefs, UpkeepRecords):
+class Repository(
+    CaptureRecords, PrivacyRecords, PostRecords, Reads, ReportRecords, ScheduleRuns, ConversationRefs, UpkeepRecords
+):
     """One SQLite connection (WAL, foreign keys, secure_delete) and the queries engagebot needs."""

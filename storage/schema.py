@@ -261,3 +261,33 @@ def m009_message_restores(db: Database) -> None:
             PRIMARY KEY (platform, channel_id, message_id)
         )"""
     )
+
+
+@migrations()
+def m010_channel_names(db: Database) -> None:
+    # Readable channel names for the leadership report: learnt when a prompt is posted (Slack conversations.info)
+    # and when the Teams app is installed in a team (its channel listing). Never from events.
+    db.executescript(
+        """
+        CREATE TABLE channels (
+            platform TEXT NOT NULL CHECK (platform IN ('slack', 'teams')),
+            channel_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (platform, channel_id)
+        );
+        """
+    )
+
+
+@migrations()
+def m011_quote_emoji_index(db: Database) -> None:
+    # Who agreed to be quoted by reacting with the quote emoji: a range scan of that reaction name among the
+    # counted reactions, instead of every reaction of every member (the weekly quotes, the export, the report).
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS idx_reactions_counted_name
+            ON reactions (name, member_id, post_id, removed_at)
+            WHERE post_id IS NOT NULL AND removed_at IS NULL;
+        """
+    )
