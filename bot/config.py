@@ -49,6 +49,7 @@ TOP_LEVEL_KEYS = frozenset(
         "consent",
         "retention_days",
         "min_group_size",
+        "report_min_members",
         "quote_emoji",
         "privacy_url",
     }
@@ -74,6 +75,7 @@ class Settings:
     consent: str = "opt-out"
     retention_days: int = 730
     min_group_size: int = 3
+    report_min_members: int = 10
     quote_emoji: str = "speech_balloon"
     privacy_url: str = ""
     slack: SlackSettings | None = None
@@ -195,6 +197,7 @@ def _build(data: dict[str, Any], env: Mapping[str, str], source: str, cwd: Path,
         consent=values.choice(data, "consent", "opt-out", ("opt-out", "opt-in"), fail),
         retention_days=values.integer(data, "retention_days", 730, fail, minimum=1),
         min_group_size=values.integer(data, "min_group_size", 3, fail, minimum=1),
+        report_min_members=values.integer(data, "report_min_members", 10, fail, minimum=1),
         quote_emoji=quote_emoji,
         privacy_url=privacy_url,
         slack=slack,

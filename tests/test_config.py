@@ -213,6 +213,15 @@ FILE_ERRORS = [
     pytest.param("timezone = 3\n", "timezone", "must be a non-empty string", id="timezone-type"),
     pytest.param("retention_days = 0\n", "retention_days", "must be a whole number of at least 1", id="retention"),
     pytest.param(
+        "report_min_members = 0\n", "report_min_members", "must be a whole number of at least 1", id="report-min-zero"
+    ),
+    pytest.param(
+        'report_min_members = "10"\n',
+        "report_min_members",
+        "must be a whole number of at least 1",
+        id="report-min-text",
+    ),
+    pytest.param(
         slack_channel("C1") + slack_channel("C1"), "channels[1]", "channel slack:C1 is listed twice", id="duplicate"
     ),
     pytest.param(
@@ -380,6 +389,7 @@ database = "db/x.db"
 admins = ["slack:UADMIN"]
 prompt_library = "lib.toml"
 quote_emoji = "+1::skin-tone-2"
+report_min_members = 5
 privacy_url = "https://example.org/privacy"
 [schedule]
 prompts = "30 9 * * WED"
@@ -418,6 +428,7 @@ id = "GADMIN0"
     assert settings.prompt_library == tmp_path / "lib.toml"
     assert (settings.prompt_cron, settings.summary_cron) == ("30 9 * * WED", "0 8 29 2 *")  # 29 Feb does occur
     assert (settings.quote_emoji, settings.privacy_url) == ("+1::skin-tone-2", "https://example.org/privacy")
+    assert settings.report_min_members == 5
     assert settings.channels == (
         ChannelConfig(Platform.SLACK, "C1", ("A",)),
         ChannelConfig(Platform.TEAMS, "19:abc@thread.tacv2"),
@@ -439,6 +450,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     assert settings.database == str(tmp_path / "data/engagement.db")
     assert settings.prompt_library == DEFAULT_PROMPT_LIBRARY
     assert (settings.prompt_cron, settings.summary_cron) == ("0 10 * * TUE", "0 9 * * MON")
+    assert (settings.min_group_size, settings.report_min_members) == (3, 10)
     assert settings.slack is None
     assert not settings.teams.auth_enabled
     assert (settings.host, settings.port, settings.log_level) == ("127.0.0.1", 3978, "INFO")
