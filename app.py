@@ -21,6 +21,7 @@ from bot.summary import render_text
 from cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from cli.export import cmd_export
 from cli.members import cmd_forget
+from cli.report import cmd_report
 from storage.setup import close_engagement, open_engagement
 
 logger = logging.getLogger("engagebot")
@@ -74,6 +75,20 @@ def build_parser() -> Parser:
     export.add_argument("--force", action="store_true", help="let --output replace an existing file")
     export.add_argument("--member", help="instead: everything stored about one member (JSON), e.g. slack:U123")
     _db_argument(export)
+
+    report = sub.add_parser("report", help="the leadership report of recent weeks: one self-contained HTML file")
+    report.add_argument("--from", dest="from_week", metavar="W", help="first week (YYYY-Www)")
+    report.add_argument("--to", dest="to_week", metavar="W", help="last week, included (default: last week)")
+    report.add_argument("--weeks", type=_positive_int, help="the last N complete weeks (default: 8)")
+    report.add_argument(
+        "--output",
+        metavar="PATH",
+        help="file to write, '-' for standard output (default: report-<from>-<to>.html here)",
+    )
+    report.add_argument("--exact", action="store_true", help="exact figures, no small-group suppression: internal use")
+    report.add_argument("--force", action="store_true", help="replace an existing output file")
+    report.add_argument("--generated-at", metavar="ISO", help="the time the report says it was made (default: now)")
+    _db_argument(report)
 
     prompts = sub.add_parser("prompts", help="the prompt library, with when each prompt was last posted")
     prompts.add_argument("--json", action="store_true", help="print a JSON list of {theme, prompt, last_posted}")
@@ -249,6 +264,7 @@ COMMANDS = {
     "post": cmd_post,
     "summary": cmd_summary,
     "export": cmd_export,
+    "report": cmd_report,
     "prompts": cmd_prompts,
     "forget": cmd_forget,
     "teams-package": cmd_teams_package,

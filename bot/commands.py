@@ -12,13 +12,13 @@ from bot.errors import AdapterError, PostInDoubt, UsageError
 from bot.events import Platform, member_id
 from bot.ports import Card, Poster
 from bot.scheduler_time import next_slot
-from bot.service import Engagement
+from bot.service import REPORT_MAX_WEEKS, REPORT_WEEKS, Engagement
 from bot.timeutil import to_display, utc_now
 
 logger = logging.getLogger(__name__)
 
 PUBLIC = ("help", "privacy", "mydata", "optout", "optin", "quote", "whoami")
-ADMIN = ("summary", "post", "themes", "schedule", "export")
+ADMIN = ("summary", "post", "themes", "schedule", "export", "report")
 USAGE = {
     "help": "help: what you can do here",
     "summary": "summary [this|last|YYYY-Www]: the engagement summary of a week (default last week)",
@@ -26,6 +26,7 @@ USAGE = {
     "themes": "themes: themes, prompt counts and when each was last posted",
     "schedule": "schedule: when the next prompt and summary go out",
     "export": "export [week]: a CSV of that week's replies and reactions",
+    "report": "report [weeks]: the leadership report of the last 8 (or that many) complete weeks, as an HTML file",
     "optout": "optout: stop capturing your messages and erase what was stored",
     "optin": "optin: resume capturing your replies and reactions",
     "privacy": "privacy: what engagebot stores about you, why, and for how long",
@@ -198,6 +199,17 @@ class Commands:
                     _card(f"Export {week}", f"{len(rows)} rows: replies and reactions of {week}.").card,
                     Attachment(f"engagebot-{week}.csv", content, "text/csv"),
                 )
+            case "report":
+                first, last = engagement.report_weeks(_weeks(_one_arg(args, "report")))
+                html = engagement.report_html(first, last)  # never exact through chat
+                return CommandReply(
+                    _card(
+                        f"Report {first} to {last}",
+                        "The leadership report of those weeks: one HTML file that opens offline in any browser "
+                        "and prints on A4. Figures about very small groups are withheld.",
+                    ).card,
+                    Attachment(engagement.report_filename(first, last), html.encode(), "text/html"),
+                )
             case "themes":
                 lines = [
                     f"• {t.theme}: {t.prompts} prompts, last posted "
@@ -243,6 +255,14 @@ def _one_arg(args: list[str], name: str) -> str | None:
     if len(args) > 1:
         raise UsageError(f"too many arguments: {' '.join(args)}")
     return args[0] if args else None
+
+
+def _weeks(arg: str | None) -> int:
+    if arg is None:
+        return REPORT_WEEKS
+    if not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= REPORT_MAX_WEEKS:
+        raise UsageError(f"{arg!r} is not a number of weeks from 1 to {REPORT_MAX_WEEKS}")
+    return int(arg)
 
 
 def _card(title: str, text: str) -> CommandReply:

@@ -221,7 +221,10 @@ class Scheduler:
             return self._failed(key, str(err))
         except Exception as err:  # unexpected: whether the platform got it is unknown, so it is in doubt
             return self._doubt(key, type(err).__name__)
-        return self._record(key, prompt, sent)
+        result = self._record(key, prompt, sent)
+        if prompt is not None and result.claim is Claim.DONE:  # once the slot is recorded: a name is only a nicety
+            await self.engagement.learn_channel_name(poster, key.channel_id)
+        return result
 
     def _summary_card(self, key: SlotKey, first_start: datetime | None) -> Card | None:
         """The public summary of the week before the slot; None when that week began before the first start and

@@ -9,18 +9,21 @@ from typing import Any
 
 from bot import export
 from bot.config import ChannelConfig, Settings
-from bot.errors import PostInDoubt
+from bot.errors import AdapterError, PostInDoubt
 from bot.events import Platform
 from bot.export import EXPORT_FIELDS as EXPORT_FIELDS
 from bot.model import ErasureCounts, PostRecord
-from bot.ports import Card, Marker, PostedMessage, Poster, Store
+from bot.ports import Card, ChannelNamer, Marker, PostedMessage, Poster, Store
 from bot.prompts import Library, Prompt, next_prompt
+from bot.report import ReportOptions, build_report, document, gather
 from bot.summary import Figures, Summary, build_summary, change
 from bot.timeutil import IsoWeek, to_display, utc_now
 
 logger = logging.getLogger(__name__)
 
 QUOTES_PER_THEME = 3
+REPORT_WEEKS = 8  # a report's default period: the last 8 complete ISO weeks
+REPORT_MAX_WEEKS = 104  # a report covers at most two years: its charts have a column per week
 
 
 def privacy_notice(privacy_url: str = "") -> str:
@@ -41,6 +44,7 @@ class Engagement:
         self.settings = settings
         self.library = library
         self.store = store
+        self._named: set[tuple[Platform, str]] = set()  # channels whose name this process has looked up
 
     # -- weeks and summaries -------------------------------------------------------------------------
 
@@ -117,6 +121,38 @@ class Engagement:
             sections=tuple((h, b) for h, b in sections if b),
         )
 
+    # -- the leadership report ----------------------------------------------------------------------------------
+
+    def report_weeks(
+        self, weeks: int = REPORT_WEEKS, *, last: IsoWeek | None = None, now: datetime | None = None
+    ) -> tuple[IsoWeek, IsoWeek]:
+        """The first and last of ``weeks`` ISO weeks ending with ``last`` (default: the last complete week)."""
+        last = last or self.week("last", now=now)
+        return last.back(weeks - 1), last
+
+    def report_html(
+        self, first: IsoWeek, last: IsoWeek, *, exact: bool = False, generated_at: datetime | None = None
+    ) -> str:
+        """The leadership report of the weeks ``first`` to ``last`` (inclusive): one self-contained HTML file.
+        ``exact`` lifts the small-group suppression of counts (the CLI's ``--exact``; never through chat)."""
+        settings = self.settings
+        data = gather(
+            self.store,
+            first,
+            last,
+            settings.timezone,
+            quote_emoji=settings.quote_emoji,
+            themes=self.library.theme_names(),
+        )
+        options = ReportOptions(
+            min_group_size=settings.min_group_size, report_min_members=settings.report_min_members, exact=exact
+        )
+        return document(build_report(data, options), generated_at=generated_at or utc_now())
+
+    @staticmethod
+    def report_filename(first: IsoWeek, last: IsoWeek) -> str:
+        return f"report-{first}-{last}.html"
+
     # -- export ------------------------------------------------------------------------------------------------
 
     def export_rows(
@@ -163,7 +199,8 @@ class Engagement:
         return next_prompt(self.library, history, allowed_themes=channel.themes, theme=theme)
 
     async def post_prompt(self, poster: Poster, channel_id: str, theme: str | None = None) -> PostRecord:
-        """Post the next prompt of the rotation (or of ``theme``) now and record it with the platform's id and time.
+        """Post the next prompt of the rotation (or of ``theme``) now and record it with the platform's id and time,
+        then learn the channel's name (the scheduler does that once its slot is recorded).
 
         Never retried once the platform may have it: ``PostInDoubt`` says so, and so does a post the platform
         accepted but that could not be recorded (its replies would not be captured).
@@ -171,7 +208,7 @@ class Engagement:
         prompt = self.choose_prompt(poster.platform, channel_id, theme)
         sent = await self.send_prompt(poster, channel_id, prompt)
         try:
-            return self.record_prompt(poster.platform, channel_id, prompt, sent)
+            post = self.record_prompt(poster.platform, channel_id, prompt, sent)
         except Exception as err:  # posted, but not in the database: say so, never post it again
             logger.error(
                 "prompt posted but not recorded platform=%s channel=%s message=%s error=%s",
@@ -184,6 +221,8 @@ class Engagement:
                 f"the prompt was posted (message {sent.message_id}) but could not be recorded "
                 f"({type(err).__name__}): its replies will not be captured"
             ) from err
+        await self.learn_channel_name(poster, channel_id)
+        return post
 
     async def send_prompt(
         self, poster: Poster, channel_id: str, prompt: Prompt, marker: Marker | None = None
@@ -198,6 +237,19 @@ class Engagement:
             "prompt posted platform=%s channel=%s post=%s theme=%s", platform, channel_id, post.key, prompt.theme
         )
         return post
+
+    async def learn_channel_name(self, poster: Poster, channel_id: str) -> None:
+        """Store the channel's readable name for the report: asked once per channel and process, after a post."""
+        key = (poster.platform, channel_id)
+        if key in self._named or not isinstance(poster, ChannelNamer):
+            return
+        self._named.add(key)
+        try:
+            name = await poster.channel_name(channel_id)
+        except AdapterError:  # a name is a nicety: the post stands, and the report says "Slack channel 1"
+            return
+        if name:
+            self.store.save_channel_names(poster.platform, {channel_id: name}, utc_now())
 
     # -- members ------------------------------------------------------------------------------------------------------
 

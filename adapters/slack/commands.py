@@ -26,7 +26,7 @@ logger = logging.getLogger(__package__)
 __all__ = ["SLOW_COMMANDS", "SlackCommands", "command_name"]
 
 # Answered through response_url after a quick ack: they may take longer than Slack's 3 s, or send a file.
-SLOW_COMMANDS = frozenset({"summary", "export", "post", "mydata"})
+SLOW_COMMANDS = frozenset({"summary", "export", "report", "post", "mydata"})
 
 
 def command_name(text: str) -> str:

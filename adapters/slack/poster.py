@@ -128,6 +128,16 @@ class SlackPoster:
     async def post_card(self, channel_id: str, card: Card, *, marker: Marker | None = None) -> PostedMessage:
         return await self._post(channel_id, card_text(card), card_blocks(card), marker)
 
+    async def channel_name(self, channel_id: str) -> str | None:
+        """The channel's name (``conversations.info``; needs ``channels:read``/``groups:read``), for the report."""
+        try:
+            response = await self.client.conversations_info(channel=channel_id)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as err:
+            raise adapter_error("conversations.info", err) from None
+        channel = response.get("channel")
+        name = channel.get("name") if isinstance(channel, dict) else None
+        return name if isinstance(name, str) and name else None
+
     async def _post(
         self, channel_id: str, text: str, blocks: list[dict[str, Any]], marker: Marker | None
     ) -> PostedMessage:

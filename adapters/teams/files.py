@@ -83,7 +83,7 @@ class FileConsents:
         assert attachment is not None
         token = self.hold_file(user_id, attachment.filename, attachment.content)
         consent = FileConsentCard(
-            description=f"engagebot export {attachment.filename}",
+            description=f"engagebot: {attachment.filename}",
             size_in_bytes=len(attachment.content),
             accept_context={"token": token},
             decline_context={"token": token},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 from adapters.teams.mapping import channel_data, id_of, team_channel_id, team_id_of, tenant_id_of
 from adapters.teams.service_urls import ServiceUrls
 from bot.errors import AdapterError, NoConversationReference
+from bot.events import Platform
 from bot.timeutil import utc_now
 
 logger = logging.getLogger(__package__)
@@ -41,6 +43,7 @@ class ReferenceStore(Protocol):
         at: datetime,
     ) -> None: ...
     def get_conversation_ref(self, channel_id: str) -> dict[str, Any] | None: ...
+    def save_channel_names(self, platform: Platform, names: Mapping[str, str], at: datetime) -> None: ...
 
 
 class ConversationReferences:
@@ -62,7 +65,9 @@ class ConversationReferences:
         if selected:
             channels.append(selected)
         if self._bot_installed(activity):
-            channels += await self._team_channels(turn_context)
+            names = await self._team_channels(turn_context)
+            channels += names
+            self.store.save_channel_names(Platform.TEAMS, names, utc_now())
         for channel_id in dict.fromkeys(channels):
             self._save_reference(activity, channel_id)
 
@@ -73,17 +78,19 @@ class ConversationReferences:
             getattr(m, "id", None) == bot_id for m in added
         )
 
-    async def _team_channels(self, turn_context: TurnContext) -> list[str]:
+    async def _team_channels(self, turn_context: TurnContext) -> dict[str, str]:
+        """The team's channels, id -> name (the General channel, which Teams lists without a name: "General")."""
         team_id = team_id_of(turn_context.activity)
         if team_id is None:
-            return []
+            return {}
         try:
             client = await TeamsInfo.get_teams_connector_client(turn_context)
             result = await asyncio.to_thread(client.teams.get_teams_channels, team_id)  # synchronous client
         except Exception as err:  # the listing is a convenience; the install reference is stored anyway
             logger.warning("teams channel listing failed team=%s error=%s", team_id, type(err).__name__)
-            return []
-        return [str(c.id) for c in getattr(result, "conversations", None) or [] if getattr(c, "id", None)]
+            return {}
+        listed = getattr(result, "conversations", None) or []
+        return {str(c.id): str(getattr(c, "name", None) or "General") for c in listed if getattr(c, "id", None)}
 
     def _save_reference(self, activity: Activity, channel_id: str) -> None:
         service_url = str(activity.service_url)

@@ -8,6 +8,7 @@ from bot.events import Platform
 from bot.report.build import Report
 from bot.report.charts import Series, Value, fmt, heatmap, horizontal_bars, shown, stacked_columns
 from bot.report.insight import ThemeInsight
+from bot.report.model import ChannelKey
 
 PLATFORM_LABELS = {Platform.SLACK: "Slack", Platform.TEAMS: "Teams"}
 
@@ -87,10 +88,10 @@ def prompts(report: Report) -> str:
     ranked = [item for item in data.period.by_post if item.figures.replies or item.figures.reactions]
     listed = ranked[: report.options.prompts_listed]
     rows = []
+    labels = channel_labels(report)
     for rank, item in enumerate(listed, 1):
         post = item.post
-        channel = data.channel_names.get((post.platform, post.channel_id))
-        where = f"{PLATFORM_LABELS[post.platform]} · " + (channel or f"a {PLATFORM_LABELS[post.platform]} channel")
+        where = labels[post.platform, post.channel_id]
         when = post.posted_at.astimezone(data.start.tzinfo).strftime("%d %b")
         numbers = "".join(f'<td class="num">{esc(shown(f.show("post", post.id, m)))}</td>' for m in _MEASURES)
         rows.append(
@@ -114,6 +115,27 @@ def prompts(report: Report) -> str:
 
 
 _MEASURES = ("replies", "reactions", "participants")
+
+
+def channel_labels(report: Report) -> dict[ChannelKey, str]:
+    """How the report names each channel of the period's posts: "Slack · #policy-views", "Teams · Healthcare
+    science"; a channel whose name engagebot never learnt is "Slack channel 1", "Slack channel 2"…, numbered per
+    platform in the order of its first post in the period (never its raw id)."""
+    data = report.data
+    labels: dict[ChannelKey, str] = {}
+    unnamed: dict[Platform, int] = {}
+    for item in sorted(data.period.by_post, key=lambda pf: (pf.post.posted_at, pf.post.id)):
+        key = (item.post.platform, item.post.channel_id)
+        if key in labels:
+            continue
+        platform = PLATFORM_LABELS[key[0]]
+        name = data.channel_names.get(key)
+        if name:
+            labels[key] = f"{platform} · " + ("#" + name.lstrip("#") if key[0] is Platform.SLACK else name)
+        else:
+            unnamed[key[0]] = unnamed.get(key[0], 0) + 1
+            labels[key] = f"{platform} channel {unnamed[key[0]]}"
+    return labels
 
 
 def theme_section(report: Report, insight: ThemeInsight) -> str:

@@ -75,6 +75,7 @@ class FakeSlackAPI:
     ts_step: float = 1.0
     ts_queue: list[str] = field(default_factory=list)  # explicit ts values, used first, in order
     display_names: dict[str, str] = field(default_factory=dict)  # user id -> display name ("Member <id>" if unset)
+    channel_names: dict[str, str] = field(default_factory=dict)  # channel id -> name (its id lower-cased if unset)
     replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (channel, thread_ts) -> msgs
     reactions: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (channel, ts) -> reactions
     calls: list[SlackCall] = field(default_factory=list)
@@ -202,6 +203,10 @@ class FakeSlackAPI:
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
         if method == "users.info":
             return {"ok": True, "user": self._user(str(args.get("user", "")))}
+        if method == "conversations.info":
+            channel = str(args.get("channel", ""))
+            name = self.channel_names.get(channel, channel.lower())
+            return {"ok": True, "channel": {"id": channel, "name": name, "is_channel": True, "is_member": True}}
         if method == "conversations.replies":
             key = (str(args.get("channel")), str(args.get("ts")))
             if key not in self.replies:

@@ -8,14 +8,16 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.service import EXPORT_FIELDS
-from bot.timeutil import IsoWeek, from_slack_ts, to_db
+from bot.timeutil import IsoWeek, from_slack_ts, to_db, utc_now
 from tests.fakes import slack_reaction_added, slack_thread_reply
 from tests.slack.rig import ADMIN, CHANNEL, MEMBER, TOKEN, Rig, ts_at
 
 # -- /engage ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["summary", "summary this", "post", "themes", "schedule", "export", "export last"])
+@pytest.mark.parametrize(
+    "text", ["summary", "summary this", "post", "themes", "schedule", "export", "export last", "report", "report 4"]
+)
 async def test_member_is_refused_admin_commands_and_nothing_changes(rig: Rig, text: str) -> None:
     post = await rig.post_prompt()
     await rig.event(slack_thread_reply("hello", thread_ts=post.message_id, channel=CHANNEL))
@@ -149,6 +151,42 @@ async def test_admin_export_is_uploaded_privately(rig: Rig) -> None:
     assert "direct message" in reply["text"]
     # Nothing of the export went to the channel.
     assert [c["args"]["channel"] for c in rig.fake.calls_to("chat.postMessage")] == [CHANNEL]
+
+
+async def test_admin_report_is_uploaded_privately_as_one_html_file(rig: Rig) -> None:
+    post = await rig.post_prompt()
+    await rig.event(slack_thread_reply("reported", thread_ts=post.message_id, channel=CHANNEL, ts=ts_at(post, 60)))
+    last = IsoWeek.containing(utc_now(), rig.runtime.settings.timezone).previous()
+
+    ack = await rig.command("report 4", user=ADMIN)
+    assert ack["text"] == "Working on `report`…"
+    [opened] = rig.fake.calls_to("conversations.open")
+    assert opened["args"]["users"] == ADMIN
+    [upload] = rig.fake.uploads.values()
+    assert upload.completed
+    assert upload.channel_id == f"D{ADMIN}"
+    assert upload.filename == f"report-{last.back(3)}-{last}.html"
+    assert upload.data is not None
+    html = upload.data.decode()
+    assert html.startswith("<!DOCTYPE html>")
+    assert '<meta http-equiv="Content-Security-Policy"' in html
+    assert f"4 weeks ({last.back(3)} to {last})" in html
+    assert "Exact figures" not in html  # never exact through chat
+    [reply] = rig.fake.responses
+    assert reply["response_type"] == "ephemeral"
+    assert "direct message" in reply["text"]
+    # Nothing of the report went to the channel.
+    assert [c["args"]["channel"] for c in rig.fake.calls_to("chat.postMessage")] == [CHANNEL]
+
+
+@pytest.mark.parametrize("text", ["report many", "report 0", "report 105", "report 4 weeks"])
+async def test_report_with_a_bad_number_of_weeks_sends_nothing(rig: Rig, text: str) -> None:
+    await rig.command(text, user=ADMIN)
+    [reply] = rig.fake.responses
+    assert reply["blocks"][0]["text"]["text"] == "Cannot do that"
+    assert "report [weeks]" in reply["text"]
+    assert rig.fake.uploads == {}
+    assert rig.fake.calls_to("conversations.open") == []
 
 
 async def test_mydata_sends_members_their_own_data_privately(rig: Rig) -> None:

@@ -30,6 +30,8 @@ def test_manifest_requests_exactly_what_the_adapter_uses() -> None:
             "users:read",
             "files:write",
             "im:write",
+            "channels:read",
+            "groups:read",
         ]
     )
     assert _manifest_list(text, "bot_events") == [
@@ -43,4 +45,5 @@ def test_manifest_requests_exactly_what_the_adapter_uses() -> None:
     ]
     assert urls == ["https://YOUR-HOST/slack/events"] * 3
     assert "command: /engage" in text
+    assert "report [weeks]" in text  # the usage hint lists every admin subcommand
     assert "is_enabled: true" in text

@@ -107,3 +107,25 @@ async def test_prompt_and_card_render_as_block_kit(rig: Rig) -> None:
     card_call = rig.fake.calls_to("chat.postMessage")[-1]
     assert card_call["args"]["channel"] == "C0SUMMARY"
     assert card_call["args"]["text"] == "Weekly\nPosts: 3\nTop\n• a"
+
+
+# -- channel names for the report -----------------------------------------------------------------------------------
+
+
+async def test_a_channel_name_is_asked_once_per_channel_after_a_post_and_stored(rig: Rig) -> None:
+    rig.fake.channel_names[CHANNEL] = "policy-views"
+    await rig.post_prompt()
+    await rig.post_prompt()
+    await rig.post_prompt("C0OTHER")
+    assert [c["args"]["channel"] for c in rig.fake.calls_to("conversations.info")] == [CHANNEL, "C0OTHER"]
+    names = {(r["platform"], r["channel_id"]): r["name"] for r in rig.rows("channels")}
+    assert names == {("slack", CHANNEL): "policy-views", ("slack", "C0OTHER"): "c0other"}
+
+
+async def test_a_name_lookup_that_fails_keeps_the_post_and_stores_no_name(rig: Rig) -> None:
+    rig.fake.fail_next("conversations.info", error="missing_scope")
+    post = await rig.post_prompt()
+    assert [r["message_id"] for r in rig.rows("posts")] == [post.message_id]
+    assert rig.rows("channels") == []
+    await rig.post_prompt()  # asked once per process, even when it failed
+    assert len(rig.fake.calls_to("conversations.info")) == 1

@@ -4,6 +4,7 @@ once; @mentions in prompt threads are replies unless they start with a command; 
 from __future__ import annotations
 
 import json
+import re
 
 from tests.fakes import (
     TEAMS_BOT_ID,
@@ -313,3 +314,38 @@ async def test_mydata_is_offered_to_a_member_through_file_consent(harness: Harne
     assert await harness.send(accept) == 200
     (data,) = onedrive.files
     assert json.loads(data)["member_id"] == f"teams:{member}"
+
+
+async def test_admin_report_goes_through_file_consent_and_members_are_refused(
+    harness: Harness, onedrive: OneDrive
+) -> None:
+    url = harness.url
+    member = "29:1member-report"
+    assert await harness.send(teams_personal_message("report", service_url=url, user_id=member)) == 201
+    [refused] = harness.connector.calls_to("reply_to_activity")
+    assert card_texts(adaptive_content(refused["body"]))[0] == "Not allowed"
+    assert await harness.send(teams_personal_message("report 0", service_url=url, user_id=ADMIN)) == 201
+    assert card_texts(adaptive_content(harness.connector.calls_to("reply_to_activity")[-1]["body"]))[0] == (
+        "Cannot do that"
+    )
+    assert len(harness.connector.calls_to("reply_to_activity")) == 2  # no file offered to either
+
+    assert await harness.send(teams_personal_message("report 3", service_url=url, user_id=ADMIN)) == 201
+    card, consent = harness.connector.calls_to("reply_to_activity")[-2:]
+    assert card_texts(adaptive_content(card["body"]))[0].startswith("Report ")
+    (attachment,) = consent["body"]["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    assert re.fullmatch(r"report-\d{4}-W\d\d-\d{4}-W\d\d\.html", attachment["name"])
+    accept = teams_file_consent_invoke(
+        "accept",
+        context=attachment["content"]["acceptContext"],
+        upload_url=onedrive.url("report.html"),
+        service_url=url,
+        user_id=ADMIN,
+    )
+    assert await harness.send(accept) == 200
+    (data,) = onedrive.files
+    html = data.decode()
+    assert html.startswith("<!DOCTYPE html>")
+    assert "3 weeks (" in html
+    assert "Exact figures" not in html

@@ -32,7 +32,7 @@ def test_teams_package_zip(tmp_path: Path) -> None:
     assert (bot["botId"], sorted(bot["scopes"]), bot["supportsFiles"]) == (TEST_APP_ID, ["personal", "team"], True)
     lists = {tuple(item["scopes"]): [c["title"] for c in item["commands"]] for item in bot["commandLists"]}
     assert {"help", "summary", "post", "themes", "schedule", "export", "optout", "optin"} <= set(lists[("team",)])
-    assert "summary" in lists[("personal",)]
+    assert {"summary", "export", "report"} <= set(lists[("personal",)])  # files are offered in personal chat
     assert all(len(titles) <= 10 for titles in lists.values())
     assert manifest["authorization"]["permissions"]["resourceSpecific"] == [
         {"name": "ChannelMessage.Read.Group", "type": "Application"}

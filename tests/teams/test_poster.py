@@ -101,3 +101,22 @@ async def test_summary_card_is_an_adaptive_card_thread(harness: Harness) -> None
         "Posts: 1",
     ]
     assert sent.message_id == "1732350000001"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# channel names for the report
+
+
+async def test_the_install_stores_the_team_channels_names_and_general_for_the_unnamed_one(harness: Harness) -> None:
+    assert await harness.send(teams_install_conversation_update(service_url=harness.url)) == 201
+    rows = harness.rows("SELECT platform, channel_id, name FROM channels ORDER BY channel_id")
+    assert rows == sorted(
+        [
+            {"platform": "teams", "channel_id": TEAMS_TEAM_ID, "name": "General"},  # listed with name null
+            {"platform": "teams", "channel_id": TEAMS_CHANNEL_ID, "name": "Policy"},
+        ],
+        key=lambda r: r["channel_id"],
+    )
+    assert len(harness.connector.calls_to("get_team_channels")) == 1
+    await harness.runtime.engagement.post_prompt(harness.adapter.poster, TEAMS_CHANNEL_ID)
+    assert len(harness.connector.calls_to("get_team_channels")) == 1  # never per post or per event
