@@ -1,20 +1,18 @@
-"""A simulated community in a real SQLite file, for the report tests: the demo planner's members, replies and
-reactions, applied through the real capture rules, and a ReportSource over the real Repository.
-
-``RepositoryReportSource`` adds the report's two queries to the Repository using its existing read methods; the
-wiring of the report into storage replaces it with SQL in the storage layer.
-"""
+"""For the report tests: a simulated community in a real SQLite file (the demo planner's members, replies and
+reactions, applied through the real capture rules and read back through the real Repository), and the report's
+HTML read back with the standard library's parser."""
 
 from __future__ import annotations
 
 import itertools
 import random
-from collections import Counter
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.capture import Capture
@@ -22,51 +20,17 @@ from bot.config import DEFAULT_PROMPT_LIBRARY
 from bot.demo import DemoMember, ThreadPlan, make_members, plan_thread
 from bot.events import Platform, ReactionAdded, ReplyDeleted, ReplyEdited, ReplyPosted
 from bot.prompts import Prompt, load_library
-from bot.report.model import ChannelKey, ReportReply
 from bot.timeutil import IsoWeek
 from storage.repository import Repository
 
 LONDON = ZoneInfo("Europe/London")
 FIRST = IsoWeek(2026, 40)
 SLACK_CHANNEL, SLACK_SMALL, TEAMS_CHANNEL = "C0POLICY", "C0SMALL", "19:science@thread.tacv2"
-CHANNEL_NAMES = {
-    (Platform.SLACK, SLACK_CHANNEL): "#policy-views",
-    (Platform.TEAMS, TEAMS_CHANNEL): "Healthcare science",
-}
-
-
-class RepositoryReportSource(Repository):
-    """The Repository with the two queries a report adds (written with its existing read methods)."""
-
-    names: ClassVar[dict[ChannelKey, str]] = CHANNEL_NAMES
-
-    def report_replies(self, start: datetime, end: datetime, quote_emoji: str) -> list[ReportReply]:
-        replies = self.replies_between(start, end)
-        posts = self.posts_by_ids({r.post_id for r in replies})
-        far = datetime(9999, 1, 1, tzinfo=UTC)
-        on_reply = Counter(x.reply_id for x in self.reactions_between(start, far) if x.reply_id is not None)
-        return [
-            ReportReply(
-                id=r.id,
-                post_id=r.post_id,
-                theme=posts[r.post_id].theme,
-                platform=r.platform,
-                member_id=r.member_id,
-                text=r.text,
-                created_at=r.created_at,
-                quote_ok=self.has_consent(r.member_id, "quote"),
-                reactions=on_reply[r.id],
-            )
-            for r in replies
-        ]
-
-    def channel_names(self, channels: Iterable[ChannelKey]) -> dict[ChannelKey, str]:
-        return {c: self.names[c] for c in channels if c in self.names}
 
 
 @dataclass
 class Community:
-    source: RepositoryReportSource
+    source: Repository
     first: IsoWeek
     last: IsoWeek
     members: list[DemoMember]
@@ -87,8 +51,9 @@ def build_community(path: Path, *, weeks: int = 4, seed: int = 5, slack: int = 2
     """
     rng = random.Random(seed)
     library = load_library(DEFAULT_PROMPT_LIBRARY)
-    source = RepositoryReportSource.open(path)
-    assert isinstance(source, RepositoryReportSource)
+    source = Repository.open(path)
+    source.save_channel_names(Platform.SLACK, {SLACK_CHANNEL: "policy-views"}, datetime(2026, 9, 1, tzinfo=UTC))
+    source.save_channel_names(Platform.TEAMS, {TEAMS_CHANNEL: "Healthcare science"}, datetime(2026, 9, 1, tzinfo=UTC))
     capture = Capture(source)
     slack_members = make_members(rng, Platform.SLACK, slack)
     teams_members = make_members(rng, Platform.TEAMS, teams)
@@ -166,3 +131,59 @@ def _apply(
         for r, at in plan.deletions:
             capture.apply(ReplyDeleted(**common, occurred_at=at, event_key=f"E{next(keys)}", message_id=r.message_id))
             community.texts.pop(r.message_id, None)
+
+
+class Page(HTMLParser):
+    """Tags with their attributes, the text inside selected elements, and every <style> body."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.styles: list[str] = []
+        self.descs: dict[str, str] = {}
+        self.quotes: list[str] = []
+        self.phrases: list[str] = []
+        self._open: list[tuple[str, dict[str, str | None], list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._open.append((tag, dict(attrs), []))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._open:
+            name, attrs, parts = self._open.pop()
+            text = "".join(parts)
+            if self._open:
+                self._open[-1][2].append(text)
+            if name == "style":
+                self.styles.append(text)
+            elif name == "desc":
+                self.descs[str(attrs.get("id"))] = text
+            elif name == "blockquote":
+                self.quotes.append(text)
+            elif name == "li" and self._open and self._open[-1][1].get("class") == "phrases":
+                self.phrases.append(text)
+            if name == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[-1][2].append(data)
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def wordings(point: str) -> re.Pattern[str]:
+    """Every way a corpus line with ``{a|b}`` choices can be written."""
+    parts = re.split(r"\{([^{}]*)\}", point)
+    return re.compile(
+        "".join(
+            re.escape(p) if i % 2 == 0 else "(?:" + "|".join(map(re.escape, p.split("|"))) + ")"
+            for i, p in enumerate(parts)
+        )
+    )

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from adapters.demo.run import simulate
 from app import main
 from bot.config import load_settings
+from bot.demo import corpus
 from bot.events import Platform
 from bot.timeutil import IsoWeek
+from tests.report_community import wordings
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -75,3 +77,57 @@ def test_demo_refuses_to_overwrite_a_database_with_real_data(tmp_path, capsys, m
     assert main(["demo", "--db", str(tmp_path / "real.db"), "--weeks", "1"]) == 2
     assert "not from the demo" in capsys.readouterr().err
     assert (tmp_path / "real.db").exists()
+
+
+async def test_members_consent_to_quotes_by_command_on_both_platforms_and_by_the_emoji(tmp_path):
+    settings = load_settings({}, cwd=tmp_path)
+    runtime, _, totals = await simulate(settings, tmp_path / "demo.db", weeks=2, seed=5, now=NOW)
+    try:
+        repo = runtime.repo
+        consents = {m for (m,) in repo.db.execute("SELECT member_id FROM consents WHERE kind = 'quote'").fetchall()}
+        assert {m.partition(":")[0] for m in consents} == {"slack", "teams"}  # `/engage quote ok` and `quote ok`
+        emoji = repo.db.execute(
+            "SELECT DISTINCT member_id FROM reactions WHERE name = 'speech_balloon' AND post_id IS NOT NULL"
+        ).fetchall()
+        assert emoji
+        assert all(m.startswith("slack:") for (m,) in emoji)
+        assert not consents & {m for (m,) in emoji}  # each member consents one way
+        expected = {e.member_id for e in totals.expected if e.reaction == "speech_balloon"}
+        assert expected == {m for (m,) in emoji}  # counted like any reaction, and the demo expects them
+        names = dict(((p, c), n) for p, c, n in repo.db.execute("SELECT platform, channel_id, name FROM channels"))
+        assert names[("slack", "C0DEMOPROMPTS")] == "nhs-10-year-plan"
+        assert names[("teams", "19:demo-healthcare-science@thread.tacv2")] == "Healthcare science"
+        # Replies speak to their prompt's theme (theme=post.theme reaches the planner).
+        themes = {p.id: p.theme for p in repo.posts_between(*IsoWeek(2026, 46).bounds(settings.timezone))}
+        replies = repo.replies_between(*IsoWeek(2026, 46).bounds(settings.timezone))
+        spoken = [r for r in replies if r.text not in corpus().endorsements]  # the "+1"s say nothing
+        assert len(spoken) >= 10
+        for reply in spoken:
+            points = [wordings(p) for kind in corpus().themes[themes[reply.post_id]].values() for p in kind]
+            assert any(p.search(reply.text) for p in points), (themes[reply.post_id], reply.text)
+    finally:
+        runtime.close()
+
+
+def test_demo_ends_by_writing_its_report_and_printing_its_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "data" / "demo.db"
+    report = tmp_path / "data" / "demo-report.html"
+    report.parent.mkdir()
+    report.write_text("my notes", encoding="utf-8")
+    assert main(["demo", "--db", str(db), "--weeks", "2"]) == 2  # not a report the demo wrote
+    assert "not a report the demo wrote" in capsys.readouterr().err
+    assert report.read_text(encoding="utf-8") == "my notes"
+    assert not db.exists()
+
+    report.unlink()
+    assert main(["demo", "--db", str(db), "--weeks", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1] == str(report)
+    assert f"engagebot report --db {db}" in out
+    html = report.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "2 weeks (" in html
+    assert "<blockquote>" in html  # members agreed to be quoted
+    assert "#nhs-10-year-plan" in html
+    assert main(["demo", "--db", str(db), "--weeks", "2"]) == 0  # its own report is replaced

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from bot.report.markers import parse_markers, shipped_markers
 from bot.report.model import ReportReply
 from bot.report.quotes import choose_quotes, fold_endorsements, printable
 from bot.report.text import across_themes, clean, content, theme_phrases
+from tests.report_community import wordings
 
 T0 = datetime(2026, 10, 6, 10, 0, tzinfo=UTC)
 
@@ -223,18 +223,8 @@ def test_the_demo_corpus_covers_every_theme_of_the_library_with_varied_text():
         assert all(points[kind] for kind in ("barriers", "works", "asks"))
     assert len(text.specialties) >= 8
     assert text.endorsements
+    assert all(shipped_markers().is_endorsement(e) for e in text.endorsements)  # the report folds every "+1"
     assert text.closers
-
-
-def wordings(point: str) -> re.Pattern[str]:
-    """Every way a corpus line with ``{a|b}`` choices can be written."""
-    parts = re.split(r"\{([^{}]*)\}", point)
-    return re.compile(
-        "".join(
-            re.escape(p) if i % 2 == 0 else "(?:" + "|".join(map(re.escape, p.split("|"))) + ")"
-            for i, p in enumerate(parts)
-        )
-    )
 
 
 def test_corpus_choices_vary_the_wording_but_keep_the_point():

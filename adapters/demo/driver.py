@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -68,13 +69,19 @@ class Simulation:
         secret: str,
         service_url: str,
         clock: DemoClock,
+        *,
+        response_url: str,
+        quote_emoji: str,
     ) -> None:
         self.client = client
         self.secret = secret
         self.service_url = service_url
         self.clock = clock
+        self.response_url = response_url  # where Slack's slash commands say their late answers go
+        self.quote_emoji = quote_emoji
         self.totals = DemoTotals()
         self.serial = 0
+        self.consented: set[str] = set()  # members who have agreed to be quoted
 
     async def slack(self, event: dict[str, Any]) -> None:
         self.serial += 1
@@ -88,20 +95,62 @@ class Simulation:
                 "event_time": int(self.clock.now().timestamp()),
             }
         )
+        await self._signed(body, "application/json")
+
+    async def _signed(self, body: str, content_type: str) -> None:
+        """POST ``body`` to /slack/events signed as Slack signs it (v0 HMAC-SHA256 of the timestamp and body)."""
         stamp = str(int(time.time()))
         signature = "v0=" + hmac.new(self.secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
         response = await self.client.post(
             "/slack/events",
             data=body,
             headers={
-                "Content-Type": "application/json",
+                "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": stamp,
                 "X-Slack-Signature": signature,
             },
         )
         if response.status != 200:
-            raise RuntimeError(f"demo Slack event refused: HTTP {response.status}")
+            raise RuntimeError(f"demo Slack request refused: HTTP {response.status}")
         self.totals.slack_events += 1
+
+    async def play_consents(self, plan: ThreadPlan, channel: str) -> None:
+        """Members agreeing to be quoted, each once: `/engage quote ok` on Slack, `quote ok` in a Teams personal chat,
+        or (on Slack) the quote emoji on the prompt, which is also a counted reaction."""
+        for consent in plan.consents:
+            member = consent.member
+            if _member(member) in self.consented:
+                continue
+            self.consented.add(_member(member))
+            if consent.via == "emoji" and consent.target_id:
+                await self.slack(
+                    {
+                        "type": "reaction_added",
+                        "user": member.user_id,
+                        "reaction": self.quote_emoji,
+                        "item": {"type": "message", "channel": channel, "ts": consent.target_id},
+                        "event_ts": slack_ts(consent.at),
+                    }
+                )
+                self.totals.expected.append(Expected(member.platform, _member(member), consent.at, self.quote_emoji))
+            elif member.platform is Platform.SLACK:
+                command = {"team_id": "TDEMO", "channel_id": channel, "user_id": member.user_id, "command": "/engage"}
+                command.update({"text": "quote ok", "response_url": self.response_url, "trigger_id": "demo"})
+                await self._signed(urlencode(command), "application/x-www-form-urlencoded")
+            else:
+                self.serial += 1
+                chat = {"id": f"a:demo-chat-{member.user_id}", "conversationType": "personal", "tenantId": TEAMS_TENANT}
+                await self.teams(
+                    {
+                        "type": "message",
+                        "id": f"demo-chat-{self.serial}",
+                        "timestamp": consent.at.isoformat(),
+                        "text": "quote ok",
+                        "from": {"id": member.user_id, "name": member.name},
+                        "conversation": chat,
+                        "channelData": {"tenant": {"id": TEAMS_TENANT}},
+                    }
+                )
 
     async def teams(self, activity: dict[str, Any]) -> None:
         activity = {

@@ -111,7 +111,14 @@ async def simulate(
             )
             await client.start_server()
             try:
-                sim = Simulation(client, secret, service_url, clock)
+                sim = Simulation(
+                    client,
+                    secret,
+                    service_url,
+                    clock,
+                    response_url=str(slack_server.make_url("/api/response")),
+                    quote_emoji=config.quote_emoji,
+                )
                 await sim.install_teams()
                 week = first
                 for index in range(weeks):
@@ -124,11 +131,14 @@ async def simulate(
                     posts = runtime.repo.posts_between(*week.bounds(tz))
                     for post in posts:
                         members = slack_members if post.platform is Platform.SLACK else teams_members
-                        plan = plan_thread(rng, members, post.message_id, post.posted_at, _id_maker(post), factor)
+                        plan = plan_thread(
+                            rng, members, post.message_id, post.posted_at, _id_maker(post), factor, theme=post.theme
+                        )
                         if post.platform is Platform.SLACK:
                             await sim.play_slack(plan, post.message_id, post.channel_id)
                         else:
                             await sim.play_teams(plan, post.message_id)
+                        await sim.play_consents(plan, post.channel_id)
                         sim.totals.posts += 1
                         sim.totals.expect(plan)
                     week = _next_week(week)
@@ -149,21 +159,48 @@ def _next_week(week: IsoWeek) -> IsoWeek:
     return IsoWeek(year, number)
 
 
+REPORT_MARK = "Made by engagebot"  # in every report's footer: how the demo knows a report file is one it may replace
+
+
+def report_path(db: Path) -> Path:
+    """Where the demo writes its leadership report: next to its database (data/demo.db -> data/demo-report.html)."""
+    return db.with_name(f"{db.stem}-report.html")
+
+
+def check_report_file(path: Path) -> None:
+    """Refuse to replace a file that is not an engagebot report (the demo only replaces its own files)."""
+    if path.is_dir() or (path.exists() and REPORT_MARK not in path.read_text(encoding="utf-8", errors="replace")):
+        raise UsageError(f"{path} is not a report the demo wrote: move it away or use another --db")
+
+
+def write_report(runtime: Runtime, path: Path, first: IsoWeek, last: IsoWeek) -> None:
+    html = runtime.engagement.report_html(first, last)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(path)
+
+
 async def run_demo(settings: Settings, db: Path, *, weeks: int, seed: int) -> int:
     started = time.monotonic()
+    report = report_path(db)
+    check_report_file(report)
     runtime, last_week, totals = await simulate(settings, db, weeks=weeks, seed=seed)
+    first_week = last_week.back(weeks - 1)
     try:
         print(render_text(runtime.engagement.summary(last_week)))
+        write_report(runtime, report, first_week, last_week)
     finally:
         runtime.close()
     print(
         f"\nSimulated {weeks} weeks: {totals.posts} prompts posted by the scheduler, "
-        f"{totals.slack_events} signed Slack events and {totals.teams_activities} Teams activities "
+        f"{totals.slack_events} signed Slack requests and {totals.teams_activities} Teams activities "
         f"sent through the adapters "
         f"({time.monotonic() - started:.1f} s).\n"
         f"\nLook at the data:\n"
-        f"  ENGAGEBOT_DB={db} .venv/bin/engagebot summary --week {last_week} --json\n"
-        f"  ENGAGEBOT_DB={db} .venv/bin/engagebot export --week {last_week}\n"
-        f"  .venv/bin/pip install datasette && .venv/bin/datasette {db}"
+        f"  .venv/bin/engagebot summary --db {db} --week {last_week} --json\n"
+        f"  .venv/bin/engagebot export --db {db} --week {last_week}\n"
+        f"  .venv/bin/engagebot report --db {db} --from {first_week} --to {last_week} --output report.html\n"
+        f"  .venv/bin/pip install datasette && .venv/bin/datasette {db}\n"
+        f"\nThe leadership report of these {weeks} weeks (open it in a browser):\n{report}"
     )
     return 0

@@ -23,6 +23,11 @@ TEAMS_TEAM = "19:demoteam@thread.tacv2"
 TEAMS_CHANNEL = "19:demo-healthcare-science@thread.tacv2"
 TEAMS_TENANT = "00000000-0000-4000-8000-0000000de300"
 BOT_ID = "28:engagebot-demo"
+SLACK_CHANNEL_NAMES = {
+    SLACK_CHANNEL: "nhs-10-year-plan",
+    SLACK_WORKFORCE: "workforce-voices",
+    SLACK_ADMIN_CHANNEL: "admins",
+}
 
 
 @dataclass
@@ -73,6 +78,9 @@ class SlackStandIn:
             return web.json_response(
                 {"ok": True, "channel": args.get("channel"), "ts": slack_ts(self.clock.now(), self.serial)}
             )
+        if method == "conversations.info":
+            channel = str(args.get("channel", ""))
+            return web.json_response({"ok": True, "channel": {"id": channel, "name": SLACK_CHANNEL_NAMES.get(channel)}})
         if method == "users.info":
             user = str(args.get("user", ""))
             name = self.names.get(user, user)

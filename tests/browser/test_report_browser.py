@@ -4,16 +4,12 @@ charts, and prints to A4."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import DEFAULT_PROMPT_LIBRARY
-from bot.prompts import load_library
-from bot.report import ReportOptions, build_report, document, gather
-from tests.report_community import LONDON, build_community
+from app import main
 
 pytestmark = pytest.mark.browser
 
@@ -21,17 +17,20 @@ A4_MEDIA_BOX = re.compile(rb"/MediaBox\s*\[0 0 595\.9\d* 842\.8\d*\]")
 CHARTS = ("chart-participants", "chart-replies", "chart-heatmap", "chart-themes")
 
 
-def test_the_report_opens_offline_without_errors_or_requests_and_prints_to_a4(tmp_path: Path, browser_context: Any):
-    community = build_community(tmp_path / "report.db", weeks=6)
-    themes = [t.name for t in load_library(DEFAULT_PROMPT_LIBRARY).themes]
-    data = gather(community.source, community.first, community.last, LONDON, themes=themes)
-    community.source.close()
-    html = document(
-        build_report(data, ReportOptions(report_min_members=3)), generated_at=datetime(2026, 12, 1, tzinfo=UTC)
-    )
-    path = tmp_path / "report.html"
-    path.write_text(html, encoding="utf-8")
-    url = path.as_uri()
+@pytest.fixture
+def demo_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The report `make demo` writes, of a shorter demo (made before the browser starts its own event loop)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--db", str(tmp_path / "demo.db"), "--weeks", "3"]) == 0
+    path = Path(capsys.readouterr().out.rstrip().splitlines()[-1])  # the path the demo printed last
+    assert path == tmp_path / "demo-report.html"
+    return path
+
+
+def test_the_demo_report_opens_offline_without_errors_or_requests_and_prints_to_a4(
+    demo_report: Path, browser_context: Any
+) -> None:
+    url = demo_report.as_uri()
 
     requests: list[str] = []
     problems: list[str] = []
@@ -51,6 +50,7 @@ def test_the_report_opens_offline_without_errors_or_requests_and_prints_to_a4(tm
     assert requests == [url]
     assert problems == []
     assert page.title().startswith("Member engagement report")
+    assert page.locator("text=#nhs-10-year-plan").count() > 0  # channels by name
     for chart in CHARTS:
         locator = page.locator(f"svg#{chart}")
         assert locator.is_visible(), chart
