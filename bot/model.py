@@ -57,12 +57,14 @@ ActivityRow = tuple[int, str, str | None]
 
 @dataclass(frozen=True, slots=True)
 class WeekTotals:
-    """The four figures of a week that the previous-week comparison needs."""
+    """The figures of a week that the previous-week comparison needs, and the people behind them."""
 
     posts: int
     replies: int
     reactions: int
     participants: int
+    repliers: int = 0  # distinct members behind ``replies``
+    reactors: int = 0  # distinct members behind ``reactions``
 
 
 @dataclass(frozen=True, slots=True)

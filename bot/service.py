@@ -16,7 +16,8 @@ from bot.model import ErasureCounts, PostRecord
 from bot.ports import Card, ChannelNamer, Marker, PostedMessage, Poster, Store
 from bot.prompts import Library, Prompt, next_prompt
 from bot.report import ReportOptions, build_report, document, gather
-from bot.summary import Figures, Summary, build_summary, change
+from bot.summary import Summary, build_summary
+from bot.summary_card import protect_summary, render_card
 from bot.timeutil import IsoWeek, to_display, utc_now
 
 logger = logging.getLogger(__name__)
@@ -57,69 +58,13 @@ class Engagement:
     def summary_card(self, summary: Summary, *, public: bool = False) -> Card:
         """The weekly summary as a card, with the change against the previous week (same figures as the CLI).
 
-        ``public`` (posted to a channel): no individual is named, and any figure about fewer than
-        ``min_group_size`` people is withheld. The admin's private card keeps exact figures.
+        ``public`` (posted to a channel): no individual is named, and no figure describes fewer than
+        ``min_group_size`` people, directly or by adding and subtracting other figures of the card
+        (``bot.summary_card``). The admin's private card keeps exact figures.
         """
-        k = self.settings.min_group_size if public else 0
-        hidden = f"fewer than {k} people"
-
-        def people(n: int) -> str:
-            return f"<{k}" if 0 < n < k else str(n)
-
-        def activity(f: Figures) -> str:
-            if 0 < f.participants < k:
-                return f"activity from {hidden}"
-            return f"{f.replies} replies, {f.reactions} reactions, {f.participants} participants"
-
-        t, p = summary.totals, summary.previous
-        small = 0 < t.participants < k
-        median = summary.median_minutes_to_first_reply
-        facts = [("Posts", f"{t.posts} ({change(t.posts, p.posts)})")]
-        if small:
-            facts.append(("Activity", f"replies and reactions from {hidden}"))
-        else:
-            facts += [
-                ("Replies", f"{t.replies} ({change(t.replies, p.replies)})"),
-                ("Reactions", f"{t.reactions} ({change(t.reactions, p.reactions)})"),
-                (
-                    "Participants",
-                    f"{t.participants} ({change(t.participants, p.participants)}); "
-                    f"{people(summary.new_participants)} new, "
-                    f"{people(summary.returning_participants)} returning",
-                ),
-            ]
-        facts.append(("Median to first reply", "none" if median is None else f"{median:g} min"))
-        sections: list[tuple[str, str]] = [
-            (
-                "By platform",
-                "\n".join(
-                    f"• {pl.value}: {f.posts} posts, {activity(f)}"
-                    for pl, f in summary.by_platform.items()
-                    if f.posts or f.participants
-                ),
-            ),
-        ]
-        if summary.by_theme:
-            sections.append(("Top themes", "\n".join(f"• {theme}: {activity(f)}" for theme, f in summary.by_theme[:5])))
-        if summary.by_post:
-            sections.append(
-                (
-                    "Most discussed prompts",
-                    "\n".join(
-                        f"• {_clip(item.post.prompt, 120)} ({activity(item.figures)})" for item in summary.by_post[:3]
-                    ),
-                )
-            )
-        if summary.top_reactions and not small:
-            sections.append(("Top reactions", ", ".join(f"{n} {c}" for n, c in summary.top_reactions[:5])))
-        for theme, texts in self.quotes(summary).items():
-            sections.append((f"In members' words: {theme}", "\n".join(f"> {_clip(t, 280)}" for t in texts)))
-        start = summary.start.strftime("%d %b %Y")
-        return Card(
-            title=f"Engagement summary {summary.week} (week of {start})",
-            facts=tuple(facts),
-            sections=tuple((h, b) for h, b in sections if b),
-        )
+        rows = self.store.activity_between(summary.start, summary.end)
+        shown = protect_summary(summary, rows, self.settings.min_group_size if public else 0)
+        return render_card(summary, shown, self.quotes(summary))
 
     # -- the leadership report ----------------------------------------------------------------------------------
 
@@ -278,7 +223,3 @@ class Engagement:
             if len(chosen.setdefault(theme, [])) < QUOTES_PER_THEME:
                 chosen[theme].append(row["text"])
         return chosen
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

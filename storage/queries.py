@@ -48,15 +48,17 @@ class Reads(SQLiteDatabase):
         return self.db.execute(self._WEEK_ACTIVITY, {"start": to_db(start), "end": to_db(end)}).fetchall()
 
     def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
-        """Posts, replies, reactions and participants of [start, end), counted by SQLite."""
+        """Posts, replies, reactions, participants, repliers and reactors of [start, end), counted by SQLite."""
         bounds = {"start": to_db(start), "end": to_db(end)}
         posts = self._one("SELECT count(*) FROM posts WHERE posted_at >= :start AND posted_at < :end", bounds)
-        replies, reactions, participants = self.db.execute(
-            f"""SELECT count(name IS NULL OR NULL), count(name), count(DISTINCT member_id)
+        replies, reactions, participants, repliers, reactors = self.db.execute(
+            f"""SELECT count(name IS NULL OR NULL), count(name), count(DISTINCT member_id),
+                       count(DISTINCT CASE WHEN name IS NULL THEN member_id END),
+                       count(DISTINCT CASE WHEN name IS NOT NULL THEN member_id END)
                 FROM ({self._WEEK_ACTIVITY})""",
             bounds,
         ).fetchone()
-        return WeekTotals(int(posts), int(replies), int(reactions), int(participants))
+        return WeekTotals(int(posts), int(replies), int(reactions), int(participants), int(repliers), int(reactors))
 
     def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
         """How many of ``members`` have no counted activity before ``start``: two index seeks per member

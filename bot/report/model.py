@@ -125,9 +125,17 @@ class _Remembering:
         rows = self.activity.get((start, end))
         if rows is None:
             return self.source.week_totals(start, end)
+        repliers = {member for _, member, name in rows if name is None}
+        reactors = {member for _, member, name in rows if name is not None}
         replies = sum(1 for row in rows if row[2] is None)
-        members = {member for _, member, _ in rows}
-        return WeekTotals(len(self.posts_between(start, end)), replies, len(rows) - replies, len(members))
+        return WeekTotals(
+            len(self.posts_between(start, end)),
+            replies,
+            len(rows) - replies,
+            len(repliers | reactors),
+            len(repliers),
+            len(reactors),
+        )
 
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
         return self.source.first_reply_at(post_ids)
