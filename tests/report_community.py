@@ -179,11 +179,11 @@ def parse(html: str) -> Page:
 
 
 def wordings(point: str) -> re.Pattern[str]:
-    """Every way a corpus line with ``{a|b}`` choices can be written."""
+    """Every way a corpus line with ``{a|b}`` choices can be written (its first letter lower-cased after an opener
+    that ends with a comma)."""
     parts = re.split(r"\{([^{}]*)\}", point)
-    return re.compile(
-        "".join(
-            re.escape(p) if i % 2 == 0 else "(?:" + "|".join(map(re.escape, p.split("|"))) + ")"
-            for i, p in enumerate(parts)
-        )
+    pattern = "".join(
+        re.escape(p) if i % 2 == 0 else "(?:" + "|".join(map(re.escape, p.split("|"))) + ")"
+        for i, p in enumerate(parts)
     )
+    return re.compile(f"(?i:{pattern[:1]}){pattern[1:]}" if pattern[:1].isalpha() else pattern)

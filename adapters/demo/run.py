@@ -130,7 +130,8 @@ async def simulate(
                     factor = 0.7 + 0.6 * rng.random() + 0.05 * index  # engagement grows a little each week
                     posts = runtime.repo.posts_between(*week.bounds(tz))
                     for post in posts:
-                        members = slack_members if post.platform is Platform.SLACK else teams_members
+                        everyone = slack_members if post.platform is Platform.SLACK else teams_members
+                        members = everyone[: joined(len(everyone), index)]
                         plan = plan_thread(
                             rng, members, post.message_id, post.posted_at, _id_maker(post), factor, theme=post.theme
                         )
@@ -145,6 +146,12 @@ async def simulate(
             finally:
                 await client.close()
     return runtime, current_week.previous(), sim.totals
+
+
+def joined(members: int, week_index: int) -> int:
+    """How many of a platform's members have found the prompts by a week: a third at first, then a few more each
+    week, as a community grows (so each week has some new participants, not only the first)."""
+    return min(members, members // 3 + week_index * max(3, members // 6))
 
 
 def _id_maker(post: PostRecord) -> Callable[[datetime], str]:
