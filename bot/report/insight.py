@@ -103,12 +103,15 @@ def theme_insights(
         readings = folded.readings
         all_counts, concern_counts = count_phrases(
             (
-                theme,
-                r.member_id,
-                readings[r.id].grams,
-                is_open and (not wanted or not wanted.isdisjoint(readings[r.id].marks)),
-            )
-            for r in folded.replies
+                (
+                    theme,
+                    r.member_id,
+                    readings[r.id].grams,
+                    is_open and (not wanted or not wanted.isdisjoint(readings[r.id].marks)),
+                )
+                for r in folded.replies
+            ),
+            least=min(2, min_members),  # what a phrase needs, or a 4-word run to tell a window (see text.py)
         )
         counts.update(all_counts)
         flagged.update(concern_counts)

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -29,6 +31,7 @@ from bot.summary import (
 from bot.timeutil import IsoWeek
 
 ChannelKey = tuple[Platform, str]
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,33 +149,61 @@ class _Remembering:
 
 def people(activity: Iterable[ActivityRow], posts: dict[int, PostRecord]) -> People:
     """Count the distinct repliers and reactors of some activity rows, overall and by platform, theme and post."""
-    rows = activity if isinstance(activity, list) else list(activity)
-    replied = _Spread({(post_id, member) for post_id, member, name in rows if name is None}, posts)
-    reacted = _Spread({(post_id, member) for post_id, member, name in rows if name is not None}, posts)
+    return Pairs.of(activity).people(posts)
 
-    def paired(left: Counter[Any], right: Counter[Any]) -> dict[Any, tuple[int, int]]:
-        return {k: (left[k], right[k]) for k in sorted(left.keys() | right.keys(), key=str)}
 
-    return People(
-        repliers=replied.members,
-        reactors=reacted.members,
-        by_platform=paired(replied.by_platform, reacted.by_platform),
-        by_theme=paired(replied.by_theme, reacted.by_theme),
-        by_post=paired(replied.by_post, reacted.by_post),
-    )
+@dataclass(frozen=True, slots=True)
+class Pairs:
+    """The distinct (post id, member) pairs of some activity: who replied where, who reacted where."""
+
+    replied: frozenset[tuple[int, str]]
+    reacted: frozenset[tuple[int, str]]
+
+    @classmethod
+    def of(cls, activity: Iterable[ActivityRow]) -> Pairs:
+        rows = activity if isinstance(activity, list) else list(activity)
+        return cls(
+            frozenset((post_id, member) for post_id, member, name in rows if name is None),
+            frozenset((post_id, member) for post_id, member, name in rows if name is not None),
+        )
+
+    @classmethod
+    def union(cls, spans: Iterable[Pairs]) -> Pairs:
+        """The pairs of consecutive spans together (a period from its weeks: no row read twice)."""
+        spans = list(spans)
+        return cls(frozenset().union(*(s.replied for s in spans)), frozenset().union(*(s.reacted for s in spans)))
+
+    def people(self, posts: dict[int, PostRecord]) -> People:
+        replied, reacted = _Spread(self.replied, posts), _Spread(self.reacted, posts)
+
+        def paired(left: Counter[Any], right: Counter[Any]) -> dict[Any, tuple[int, int]]:
+            return {k: (left[k], right[k]) for k in sorted(left.keys() | right.keys(), key=str)}
+
+        return People(
+            repliers=replied.members,
+            reactors=reacted.members,
+            by_platform=paired(replied.by_platform, reacted.by_platform),
+            by_theme=paired(replied.by_theme, reacted.by_theme),
+            by_post=paired(replied.by_post, reacted.by_post),
+        )
 
 
 class _Spread:
     """How many distinct members some (post id, member) pairs hold: overall, by platform, theme and post."""
 
-    def __init__(self, pairs: set[tuple[int, str]], posts: dict[int, PostRecord]) -> None:
-        members = {member for _, member in pairs}
+    def __init__(self, pairs: frozenset[tuple[int, str]], posts: dict[int, PostRecord]) -> None:
+        # C-level iteration (map, itemgetter, zip) over tens of thousands of pairs, as in bot.summary.
+        members = set(map(_SECOND, pairs))
         self.members = len(members)
-        self.by_post: Counter[int] = Counter(post_id for post_id, _ in pairs)
+        self.by_post: Counter[int] = Counter(map(_FIRST, pairs))
         theme_of = {post_id: posts[post_id].theme for post_id in self.by_post}
-        self.by_theme: Counter[str] = Counter(theme for theme, _ in {(theme_of[p], m) for p, m in pairs})
+        themed = zip(map(theme_of.__getitem__, map(_FIRST, pairs)), map(_SECOND, pairs), strict=True)
+        self.by_theme: Counter[str] = Counter(map(_FIRST, set(themed)))
         # Member ids carry their platform (slack:…, teams:…), as in bot.summary.
-        self.by_platform: Counter[Platform] = Counter(Platform(m.partition(":")[0]) for m in members)
+        self.by_platform: Counter[Platform] = Counter(
+            {p: sum(map(str.startswith, members, repeat(f"{p.value}:"))) for p in Platform}
+        )
+        self.by_platform = +self.by_platform  # only the platforms with someone
 
 
 def headline(source: SummarySource, start: datetime, end: datetime) -> tuple[Period, People]:
@@ -232,8 +263,7 @@ def gather(
     previous, previous_people = headline(source, previous_start, start)
     posts = {item.post.id: item.post for p in (period, *summaries) for item in p.by_post}
 
-    def people_of(span_start: datetime, span_end: datetime) -> People:
-        return people(remembering.activity_between(span_start, span_end), posts)
+    weekly = [Pairs.of(remembering.activity[s.start, s.end]) for s in summaries]
 
     active = [name for name, figures in period.by_theme if figures.replies or figures.reactions or figures.posts]
     ordered = [*themes, *sorted(set(active) - set(themes))]
@@ -245,9 +275,9 @@ def gather(
         start=start,
         end=end,
         weeks=summaries,
-        week_people=tuple(people_of(s.start, s.end) for s in summaries),
+        week_people=tuple(pairs.people(posts) for pairs in weekly),
         period=period,
-        period_people=people_of(start, end),
+        period_people=Pairs.union(weekly).people(posts),
         previous=previous,
         previous_people=previous_people,
         replies=tuple(source.report_replies(start, end, quote_emoji)),

@@ -145,11 +145,12 @@ class ThemeCounts:
 
 
 def count_phrases(
-    replies: Iterable[tuple[str, str, AbstractSet[Gram], bool]],
+    replies: Iterable[tuple[str, str, AbstractSet[Gram], bool]], *, least: int = 1
 ) -> tuple[dict[str, ThemeCounts], dict[str, ThemeCounts]]:
     """Per theme (first-seen order), the members who used each phrase, from ``(theme, member, phrases, flagged)``
     rows (``phrases``: ``grams`` of the reply's material): over all replies, and over the flagged replies only
-    (those that feed "concerns across themes")."""
+    (those that feed "concerns across themes"). Phrases of fewer than ``least`` members are let go: most phrases
+    are one member's, and no phrase of two is ever shown (a 4-word window needs two)."""
     by_theme: dict[str, dict[str, list[tuple[AbstractSet[Gram], bool]]]] = defaultdict(lambda: defaultdict(list))
     for theme, member, found, flagged in replies:
         by_theme[theme][member].append((found, flagged))
@@ -165,10 +166,14 @@ def count_phrases(
             if chosen:
                 marked_members += 1
                 marked.update(set().union(*chosen))
-        everything[theme] = ThemeCounts(len(members), counts)
+        everything[theme] = ThemeCounts(len(members), _at_least(counts, least))
         if marked_members:
-            flagged_only[theme] = ThemeCounts(marked_members, marked)
+            flagged_only[theme] = ThemeCounts(marked_members, _at_least(marked, least))
     return everything, flagged_only
+
+
+def _at_least(counts: Counter[Gram], least: int) -> Counter[Gram]:
+    return counts if least <= 1 else Counter({gram: n for gram, n in counts.items() if n >= least})
 
 
 @dataclass(frozen=True, slots=True)
