@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 # Run in this order; a module that does not exist yet (bench.ingest, until the adapters are done) is skipped.
-BENCHMARKS = ("bench.ingest", "bench.summary", "bench.footprint")
+BENCHMARKS = ("bench.ingest", "bench.summary", "bench.report", "bench.footprint")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ from bench.common import (
     verdict,
 )
 from bot.config import DEFAULT_PROMPT_LIBRARY
+from bot.demo import compose_reply, corpus
 from bot.prompts import load_library
 from bot.summary import build_summary
 from bot.timeutil import IsoWeek, to_db
@@ -86,7 +88,8 @@ def schema_fingerprint() -> str:
 
 
 def cache_path(params: Params) -> Path:
-    key = hashlib.sha256(json.dumps(asdict(params), sort_keys=True).encode()).hexdigest()[:12]
+    text = resources.files("bot").joinpath("demo_corpus.toml").read_text(encoding="utf-8")  # the replies' text
+    key = hashlib.sha256((json.dumps(asdict(params), sort_keys=True) + text).encode()).hexdigest()[:12]
     return bench_dir() / f"summary-{key}-{schema_fingerprint()}.db"
 
 
@@ -105,6 +108,22 @@ def _stamp(seconds: int, micros: int) -> str:
 def _chunks(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), CHUNK):
         yield rows[start : start + CHUNK]
+
+
+def reply_texts(params: Params, size: int) -> dict[str, list[str]]:
+    """Per theme, ``size`` replies as members write them (the demo's composer: an opener of a specialty, one or two
+    points of the theme, sometimes a closer; some "+1"s), so the report's text analysis reads realistic text."""
+    rng = random.Random(params.seed + 1)
+    specialties = sorted(corpus().specialties)
+    return {
+        theme: [
+            rng.choice(corpus().endorsements)
+            if rng.random() < 0.1
+            else compose_reply(rng, theme, rng.choice(specialties))
+            for _ in range(size)
+        ]
+        for theme in sorted(corpus().themes)
+    }
 
 
 def build_history(path: Path, params: Params) -> dict[str, int]:
@@ -135,6 +154,7 @@ def build_history(path: Path, params: Params) -> dict[str, int]:
             with repo.transaction():
                 conn.executemany(sql, chunk)
 
+    start_seconds = int(FIRST_MONDAY.timestamp())
     # Channels and members, half on each platform.
     slack_channels = [f"C0{rng.getrandbits(40):010X}" for _ in range(params.channels)]
     teams_channels = [f"19:{rng.getrandbits(128):032x}@thread.tacv2" for _ in range(params.channels)]
@@ -149,13 +169,20 @@ def build_history(path: Path, params: Params) -> dict[str, int]:
     ]
     insert("INSERT INTO members (member_id, platform, user_id, display_name) VALUES (?, ?, ?, ?)", member_rows)
     del member_rows
+    # About a third of members agree to be quoted (their own generator: the rest of the history is unchanged).
+    quoting = random.Random(params.seed + 2)
+    consent_rows = [
+        (m, "quote", _stamp(start_seconds, 0)) for m in slack_members + teams_members if quoting.random() < 0.35
+    ]
+    insert("INSERT INTO consents (member_id, kind, given_at) VALUES (?, ?, ?)", consent_rows)
 
     # Posts, spread over the weeks, in time order (ids grow with time, as in a live database).
     prompts = conn.execute("SELECT id, theme, text FROM prompts ORDER BY id").fetchall()
-    start = int(FIRST_MONDAY.timestamp())
+    start = start_seconds
     span = params.weeks * 7 * 86400
     post_secs = sorted(start + rng.randrange(span) for _ in range(params.posts))
     post_platform: list[int] = []  # 0 slack, 1 teams
+    post_theme: list[str] = []
     post_channel: list[str] = []
     post_message: list[str] = []
     post_rows = []
@@ -169,6 +196,7 @@ def build_history(path: Path, params: Params) -> dict[str, int]:
         platform_name = "slack" if platform == 0 else "teams"
         post_rows.append((post_id, platform_name, channel, message, prompt_id, theme, text, _stamp(seconds, micros)))
         post_platform.append(platform)
+        post_theme.append(theme)
         post_channel.append(channel)
         post_message.append(message)
     insert(
@@ -185,7 +213,8 @@ def build_history(path: Path, params: Params) -> dict[str, int]:
         delay = min(rng.expovariate(1 / 21_600), 14 * 86400)
         drafts.append((post_secs[post] + int(delay), post, rng.randrange(per_platform)))
     drafts.sort()
-    texts = [" ".join(rng.choices(WORDS, k=rng.randint(4, 40))) for _ in range(2_000)]
+    legacy = [" ".join(rng.choices(WORDS, k=rng.randint(4, 40))) for _ in range(2_000)]  # keeps rng's draws
+    texts = reply_texts(params, len(legacy))
     reply_post: list[int] = []
     reply_secs: list[int] = []
     reply_rows = []
@@ -203,7 +232,7 @@ def build_history(path: Path, params: Params) -> dict[str, int]:
                 post_channel[post],
                 message,
                 members[member],
-                texts[rng.randrange(len(texts))],
+                texts[post_theme[post]][rng.randrange(len(legacy))],
                 _stamp(seconds, micros),
                 None,
             )

@@ -1,0 +1,133 @@
+"""Report benchmark: the leadership report of 8 weeks of the synthetic 2-year history, end to end and in parts.
+
+The history is the summary benchmark's (``bench.summary``: built once, cached), whose replies carry text as
+members write it. End to end: `engagebot report` as a subprocess (the installed console script, clean
+environment), wall time and peak RSS of that process. In-process: where the time goes (reading, the text
+analysis, the disclosure rules, the HTML).
+
+    python -m bench.report [--quick] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bench.common import bench_dir, clean_env, engagebot_command, machine, median, ms, print_table, verdict
+from bench.summary import FIRST_MONDAY, FULL, QUICK, TIMEZONE, Params, ensure_history
+from bot.config import DEFAULT_PROMPT_LIBRARY
+from bot.prompts import load_library
+from bot.report import ReportOptions, build_report, document, gather
+from bot.report.figures import protect_report
+from bot.report.insight import theme_insights
+from bot.report.markers import shipped_markers
+from bot.timeutil import IsoWeek
+from storage.repository import Repository
+
+WEEKS = 8
+TARGET_SECONDS = 2.0
+TARGET_RSS_MB = 200.0
+GENERATED_AT = "2026-12-01T09:00:00+00:00"
+
+
+def report_weeks(params: Params) -> tuple[IsoWeek, IsoWeek]:
+    """The last ``WEEKS`` complete weeks of the history."""
+    first_week = IsoWeek.containing(FIRST_MONDAY, ZoneInfo(TIMEZONE))
+    last = first_week.back(-(params.weeks - 1))
+    return last.back(WEEKS - 1), last
+
+
+def run_cli(path: Path, first: IsoWeek, last: IsoWeek, workdir: Path) -> tuple[float, float, bytes]:
+    """One `engagebot report`: wall seconds, peak RSS in MiB (from the kernel's accounting), the file written."""
+    output = workdir / "report.html"
+    env = clean_env(ENGAGEBOT_CONFIG=str(workdir / "engagebot.toml"))
+    command = [*engagebot_command(), "report", "--db", str(path), "--from", str(first), "--to", str(last)]
+    command += ["--output", str(output), "--force", "--generated-at", GENERATED_AT]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - began
+    stdout, stderr = process.stdout.read() if process.stdout else b"", process.stderr.read() if process.stderr else b""
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"engagebot report failed ({process.returncode}): {stderr.decode()[-500:]}")
+    if stdout.decode().strip() != str(output):
+        raise RuntimeError(f"engagebot report printed {stdout!r}, not the path it wrote")
+    return elapsed, usage.ru_maxrss / 1024, output.read_bytes()
+
+
+def time_parts(path: Path, first: IsoWeek, last: IsoWeek) -> list[tuple[str, float]]:
+    """The report's stages in-process, on one open Repository."""
+    tz = ZoneInfo(TIMEZONE)
+    themes = load_library(DEFAULT_PROMPT_LIBRARY).theme_names()
+    repo = Repository.open(path)
+    try:
+        began = time.perf_counter()
+        data = gather(repo, first, last, tz, themes=themes)
+        read = time.perf_counter()
+    finally:
+        repo.db.close()  # not Repository.close(): its PRAGMA optimize is not part of the measurement
+    insights = theme_insights(data, shipped_markers())
+    text = time.perf_counter()
+    protect_report(data, insights.cells(), (), k=3, exact=False)
+    protected = time.perf_counter()
+    report = build_report(data, ReportOptions())
+    built = time.perf_counter()
+    document(report, generated_at=datetime.fromisoformat(GENERATED_AT))
+    rendered = time.perf_counter()
+    print(f"{len(data.replies):,} replies in the period, {sum(len(w.by_post) for w in data.weeks):,} post-weeks")
+    return [
+        ("reading: gather (weekly summaries, the period and the previous one, replies)", read - began),
+        ("what members said: phrases, markers, quotes (theme_insights)", text - read),
+        ("disclosure rules on every figure (protect_report)", protected - text),
+        ("build_report (the two above together)", built - protected),
+        ("HTML (document)", rendered - built),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small history (smoke run)")
+    parser.add_argument("--runs", type=int, default=3, help="end-to-end runs (default 3)")
+    args = parser.parse_args(argv)
+    params = QUICK if args.quick else FULL
+    print(f"report benchmark: {machine()}")
+    path, built = ensure_history(params, rebuild=False)
+    print(f"database: {path.name} ({'built in ' + format(built, '.0f') + ' s' if built else 'cached'})")
+    first, last = report_weeks(params)
+    workdir = bench_dir() / "cli"
+    workdir.mkdir(exist_ok=True)
+    (workdir / "engagebot.toml").write_text(f'timezone = "{TIMEZONE}"\n', encoding="utf-8")
+
+    parts = time_parts(path, first, last)
+    runs = [run_cli(path, first, last, workdir) for _ in range(max(1, args.runs))]
+    if len({data for _, _, data in runs}) != 1:
+        raise RuntimeError("two runs of the same report differ")
+    seconds, rss = median([r[0] for r in runs]), max(r[1] for r in runs)
+    print_table(
+        f"Report of {first} to {last} ({WEEKS} weeks)",
+        ("measure", "result", "target", ""),
+        [
+            *((f"in-process: {name}", ms(value), "", "") for name, value in parts),
+            (
+                f"`engagebot report` end to end, median of {len(runs)}",
+                ms(seconds),
+                "<= 2000 ms",
+                verdict(seconds, TARGET_SECONDS),
+            ),
+            ("`engagebot report` peak RSS", f"{rss:.0f} MiB", "<= 200 MiB", verdict(rss, TARGET_RSS_MB)),
+            ("report file", f"{len(runs[0][2]) / 1024:.0f} KiB", "", ""),
+        ],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
