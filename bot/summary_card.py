@@ -144,13 +144,19 @@ def render_card(summary: Summary, shown: Protection, quotes: dict[str, list[str]
         return ", ".join(part(key(*prefix, m), m) for m in MEASURES)
 
     median = summary.median_minutes_to_first_reply
-    facts = [
-        ("Posts", with_change("posts")),
-        ("Replies", with_change("replies")),
-        ("Reactions", with_change("reactions")),
-        ("Participants", f"{with_change('participants')}; {part('new', 'new')}, {part('returning', 'returning')}"),
-        ("Median to first reply", "none" if median is None else _minutes(figure("median"))),
-    ]
+    facts = [("Posts", with_change("posts"))]
+    if "participants" in shown.primary:  # the whole week is about a few people: one line says so
+        facts.append(("Activity", f"replies and reactions from fewer than {shown.k} people"))
+    else:
+        facts += [
+            ("Replies", with_change("replies")),
+            ("Reactions", with_change("reactions")),
+            (
+                "Participants",
+                f"{with_change('participants')}; {part('new', 'new')}, {part('returning', 'returning')}",
+            ),
+        ]
+    facts.append(("Median to first reply", "none" if median is None else _minutes(figure("median"))))
     platform_lines = [
         f"• {platform.value}: {part(key(platform.value, 'posts'), 'posts')}, {activity((platform.value,))}"
         for platform, figures in summary.by_platform.items()

@@ -182,7 +182,7 @@ async def test_members_who_opt_out_by_the_chat_command_are_absent(
 
     fake = FakeSlackAPI()
     async with fake.serve() as api:
-        env = slack_env(api, workdir) | {"ENGAGEBOT_DB": str(db)}
+        env = slack_env(api, workdir) | {"ENGAGEBOT_DB": str(db), "ENGAGEBOT_TEAMS_EMULATOR": "1"}
         runtime = Runtime.build(load_settings(env, cwd=workdir))
         try:
             async with TestClient(TestServer(runtime.web_app(), host="127.0.0.1")) as client:
