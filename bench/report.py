@@ -11,7 +11,7 @@ analysis, the disclosure rules, the HTML).
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import subprocess
 import sys
 import time
@@ -44,23 +44,33 @@ def report_weeks(params: Params) -> tuple[IsoWeek, IsoWeek]:
     return last.back(WEEKS - 1), last
 
 
+# The report runs under a small Python process that times it and reads its peak RSS from the kernel: measured
+# from this (large) process, a forked child would count the pages it shares with its parent before exec.
+MEASURE = """
+import json, resource, subprocess, sys, time
+began = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+elapsed = time.perf_counter() - began
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"code": done.returncode, "out": done.stdout, "err": done.stderr[-500:], "s": elapsed, "mb": rss}))
+"""
+
+
 def run_cli(path: Path, first: IsoWeek, last: IsoWeek, workdir: Path) -> tuple[float, float, bytes]:
-    """One `engagebot report`: wall seconds, peak RSS in MiB (from the kernel's accounting), the file written."""
+    """One `engagebot report`: wall seconds, peak RSS in MiB, the file written."""
     output = workdir / "report.html"
     env = clean_env(ENGAGEBOT_CONFIG=str(workdir / "engagebot.toml"))
     command = [*engagebot_command(), "report", "--db", str(path), "--from", str(first), "--to", str(last)]
     command += ["--output", str(output), "--force", "--generated-at", GENERATED_AT]
-    began = time.perf_counter()
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - began
-    stdout, stderr = process.stdout.read() if process.stdout else b"", process.stderr.read() if process.stderr else b""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"engagebot report failed ({process.returncode}): {stderr.decode()[-500:]}")
-    if stdout.decode().strip() != str(output):
-        raise RuntimeError(f"engagebot report printed {stdout!r}, not the path it wrote")
-    return elapsed, usage.ru_maxrss / 1024, output.read_bytes()
+    measured = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command], cwd=workdir, env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(measured.stdout)
+    if result["code"] != 0:
+        raise RuntimeError(f"engagebot report failed ({result['code']}): {result['err']}")
+    if result["out"].strip() != str(output):
+        raise RuntimeError(f"engagebot report printed {result['out']!r}, not the path it wrote")
+    return float(result["s"]), float(result["mb"]), output.read_bytes()
 
 
 def time_parts(path: Path, first: IsoWeek, last: IsoWeek) -> list[tuple[str, float]]:

@@ -257,13 +257,17 @@ def gather(
     start, end = weeks[0].bounds(tz)[0], weeks[-1].bounds(tz)[1]
     previous_start = weeks[0].back(len(weeks)).bounds(tz)[0]
 
+    # The previous period first: its rows are let go before the period's are read (memory).
+    previous, previous_people = headline(source, previous_start, start)
     summaries = tuple(build_summary(remembering, week, tz) for week in weeks)
     remembering.keep(start, end, [row for s in summaries for row in remembering.activity[s.start, s.end]])
     period = build_period(remembering, start, end)
-    previous, previous_people = headline(source, previous_start, start)
     posts = {item.post.id: item.post for p in (period, *summaries) for item in p.by_post}
-
     weekly = [Pairs.of(remembering.activity[s.start, s.end]) for s in summaries]
+    week_people = tuple(pairs.people(posts) for pairs in weekly)
+    period_people = Pairs.union(weekly).people(posts)
+    del weekly
+    remembering.activity.clear()  # every count is made: the rows are let go before the replies' text is read
 
     active = [name for name, figures in period.by_theme if figures.replies or figures.reactions or figures.posts]
     ordered = [*themes, *sorted(set(active) - set(themes))]
@@ -275,9 +279,9 @@ def gather(
         start=start,
         end=end,
         weeks=summaries,
-        week_people=tuple(pairs.people(posts) for pairs in weekly),
+        week_people=week_people,
         period=period,
-        period_people=Pairs.union(weekly).people(posts),
+        period_people=period_people,
         previous=previous,
         previous_people=previous_people,
         replies=tuple(source.report_replies(start, end, quote_emoji)),
