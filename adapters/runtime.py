@@ -48,7 +48,7 @@ class Runtime:
         repo = engagement.store
         assert isinstance(repo, Repository)
         posters: dict[Platform, Poster] = {}
-        capture = Capture(repo, require_opt_in=settings.consent == "opt-in")
+        capture = Capture(repo, require_opt_in=settings.consent == "opt-in", quote_emoji=settings.quote_emoji)
         runtime = cls(settings, repo, engagement, capture, Commands(engagement, posters), posters)
         runtime.scheduler = Scheduler(engagement, posters, repo)
         if settings.slack is not None:

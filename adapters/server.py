@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.maintenance import maintenance_loop
+from adapters.maintenance import maintenance_loop, scrub_loop
 from adapters.reconcile import reconcile_loop
 from adapters.runtime import Runtime
 from bot.config import Settings
@@ -58,8 +58,11 @@ def bind(host: str, port: int) -> list[socket.socket]:
 
 
 def background_jobs(runtime: Runtime) -> dict[str, Job]:
-    """What runs alongside the server once it listens: the schedule, the daily upkeep, Slack reconciliation."""
-    jobs: dict[str, Job] = {"maintenance": lambda: maintenance_loop(runtime)}
+    """What runs alongside the server once it listens: the schedule, the upkeep, Slack reconciliation."""
+    jobs: dict[str, Job] = {
+        "maintenance": lambda: maintenance_loop(runtime),
+        "scrub": lambda: scrub_loop(runtime),  # every minute: erasures that a reader of the database held up
+    }
     if runtime.scheduler is not None:
         jobs["scheduler"] = runtime.scheduler.run_forever
     if runtime.slack is not None:

@@ -24,7 +24,7 @@ from bot.events import (
     ReplyRestored,
     member_id,
 )
-from bot.model import PostRecord, ReplyRecord
+from bot.model import MemberGate, PostRecord, ReactionRecord, ReplyRecord
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ class Outcome(StrEnum):
     STORED = "stored"  # the event changed the database
     DUPLICATE = "duplicate"  # seen before (retry or second delivery): nothing changed
     IGNORED = "ignored"  # not part of a prompt's thread, or nothing to change
-    OPTED_OUT = "opted_out"  # the member opted out: nothing of theirs is stored
+    OPTED_OUT = "opted_out"  # the member opted out (or has not opted in): nothing of theirs is stored
+    BEFORE_OPT_IN = "before_opt_in"  # it happened before the member's latest opt-in or opt-out: never stored
 
 
 class CaptureStore(Protocol):
@@ -42,9 +43,10 @@ class CaptureStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
     def event_seen(self, event_key: str) -> bool: ...
     def mark_event_seen(self, event_key: str, platform: Platform) -> None: ...
-    def is_opted_out(self, member: str) -> bool: ...
-    def has_consent(self, member: str, kind: str) -> bool: ...
+    def member_gate(self, member: str) -> MemberGate: ...
+    def text_purged_before(self) -> datetime | None: ...
     def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None: ...
+    def first_post_at(self, platform: Platform, channel_id: str) -> datetime | None: ...
     def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None: ...
     def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool: ...
     def mark_deleted(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
@@ -58,7 +60,7 @@ class CaptureStore(Protocol):
     def delete_reply(self, reply_id: int) -> None: ...
     def resolve_reactions(
         self, platform: Platform, channel_id: str, target_id: str, post_id: int, reply_id: int | None
-    ) -> None: ...
+    ) -> list[ReactionRecord]: ...
     def set_reaction(
         self,
         *,
@@ -72,20 +74,40 @@ class CaptureStore(Protocol):
         post_id: int | None,
         reply_id: int | None,
     ) -> bool: ...
+    def has_counted_reaction(self, member: str, name: str) -> bool: ...
+    def consent_word(self, member: str, kind: str, given: bool, at: datetime) -> bool: ...
 
 
 class Capture:
-    """Applies capture events to storage by the rules of SPEC §7."""
+    """Applies capture events to storage by the rules of SPEC §7 and the members' choices (SPEC §9).
 
-    def __init__(self, store: CaptureStore, *, require_opt_in: bool = False) -> None:
+    Whatever path an event takes (a live delivery, a retry, reconciliation), these rules decide what is stored:
+
+    - nothing of an opted-out member; in opt-in mode (``require_opt_in``) nothing of a member without consent;
+    - nothing of a member that happened before their watermark, the time of their latest opt-in or opt-out: a reply
+      by its own time (also when it first arrives as an edit), a reaction by its own time, and a member's reaction
+      to their own reply by that reply's time too. An opt-in never brings back the past;
+    - a reaction whose target is not known yet is kept (uncounted, until its reply arrives) only if it can still
+      count: in a channel that has had a prompt, on a message newer than the channel's first prompt and not written
+      by someone whose message can never be stored;
+    - reply text older than the retention purge's horizon is never stored again;
+    - the quote emoji (``quote_emoji``) on a prompt or reply says "quote me", and removing it says "stop", each at
+      the reaction's time: it counts only if newer than the member's last word (see storage.members).
+    """
+
+    def __init__(self, store: CaptureStore, *, require_opt_in: bool = False, quote_emoji: str | None = None) -> None:
         self.store = store
         self.require_opt_in = require_opt_in  # consent = "opt-in": only members who opted in are captured
+        self.quote_emoji = quote_emoji
 
-    def blocked(self, member: str) -> bool:
-        """Nothing of an opted-out member is stored; in opt-in mode, nothing of a member who has not opted in."""
-        if self.store.is_opted_out(member):
-            return True
-        return self.require_opt_in and not self.store.has_consent(member, "capture")
+    def allows(self, member: str, at: datetime) -> bool:
+        """Whether something ``member`` did at ``at`` may be stored."""
+        return self.store.member_gate(member).allows(at, consent_required=self.require_opt_in)
+
+    def _refusal(self, member: str) -> Outcome:
+        gate = self.store.member_gate(member)
+        blocked = gate.opted_out or (self.require_opt_in and not gate.capture_consent)
+        return Outcome.OPTED_OUT if blocked else Outcome.BEFORE_OPT_IN
 
     def apply(self, event: CaptureEvent) -> Outcome:
         with self.store.transaction():
@@ -128,23 +150,25 @@ class Capture:
         if post is None or event.message_id == post.message_id:
             return Outcome.IGNORED  # a top-level message or a thread that is not a prompt
         member = member_id(event.platform, event.user_id)
-        if self.blocked(member):
-            return Outcome.OPTED_OUT
+        if not self.allows(member, event.occurred_at):
+            return self._refusal(member)
         if store.find_reply(event.platform, event.channel_id, event.message_id) is not None:
             return Outcome.DUPLICATE  # the same message delivered again under another event id
         if store.is_deleted(event.platform, event.channel_id, event.message_id):
             return Outcome.IGNORED  # its deletion arrived first
-        store.upsert_member(member, event.platform, event.user_id, event.display_name)
-        reply = store.insert_reply(post, event.message_id, member, event.text, event.occurred_at, None)
-        store.resolve_reactions(event.platform, event.channel_id, event.message_id, post.id, reply.id)
-        return Outcome.STORED
+        return self._store_reply(post, event, member, event.text, event.occurred_at, None)
 
     def _reply_edited(self, event: ReplyEdited) -> Outcome:
         store = self.store
         reply = store.find_reply(event.platform, event.channel_id, event.message_id)
         if reply is not None:
-            if self.blocked(reply.member_id):
+            # A stored reply takes its author's latest text (an edit may remove what they regret), unless they
+            # opted out since, or its text is past the retention horizon.
+            gate = store.member_gate(reply.member_id)
+            if gate.opted_out or (self.require_opt_in and not gate.capture_consent):
                 return Outcome.OPTED_OUT
+            if self._text_expired(reply.created_at):
+                return Outcome.IGNORED
             changed = store.update_reply_text(reply.id, event.text, event.occurred_at)
             return Outcome.STORED if changed else Outcome.IGNORED
         # The edit arrived before the reply it changes (or the reply was missed): store the reply as edited,
@@ -157,12 +181,35 @@ class Capture:
         if post is None or event.message_id == post.message_id:
             return Outcome.IGNORED
         member = member_id(event.platform, event.user_id)
-        if self.blocked(member):
-            return Outcome.OPTED_OUT
+        if not self.allows(member, event.original_at):  # an old message edited now is still an old message
+            return self._refusal(member)
+        return self._store_reply(post, event, member, event.text, event.original_at, event.occurred_at)
+
+    def _store_reply(
+        self,
+        post: PostRecord,
+        event: ReplyPosted | ReplyEdited,
+        member: str,
+        text: str,
+        at: datetime,
+        edited_at: datetime | None,
+    ) -> Outcome:
+        store = self.store
+        assert event.user_id is not None
         store.upsert_member(member, event.platform, event.user_id, event.display_name)
-        reply = store.insert_reply(post, event.message_id, member, event.text, event.original_at, event.occurred_at)
-        store.resolve_reactions(event.platform, event.channel_id, event.message_id, post.id, reply.id)
+        text = "" if self._text_expired(at) else text
+        reply = store.insert_reply(post, event.message_id, member, text, at, edited_at)
+        resolved = store.resolve_reactions(event.platform, event.channel_id, event.message_id, post.id, reply.id)
+        for reaction in resolved:  # a quote emoji that arrived before its reply counts now
+            if reaction.removed_at is None:
+                self._quote_word(reaction.member_id, reaction.name, True, reaction.created_at)
         return Outcome.STORED
+
+    def _text_expired(self, written_at: datetime) -> bool:
+        """Retention: text written before the purge's horizon is never stored, so reconciliation (which may look
+        further back than the retention period) cannot bring purged text back."""
+        horizon = self.store.text_purged_before()
+        return horizon is not None and written_at < horizon
 
     def _reply_deleted(self, event: ReplyDeleted) -> Outcome:
         store = self.store
@@ -170,7 +217,7 @@ class Capture:
             return Outcome.IGNORED  # the message was restored after this deletion (the restore arrived first)
         reply = store.find_reply(event.platform, event.channel_id, event.message_id)
         if reply is not None:
-            store.delete_reply(reply.id)  # its reactions go with it
+            store.delete_reply(reply.id)  # its reactions go with it, and member rows left with nothing
             store.mark_deleted(event.platform, event.channel_id, event.message_id, event.occurred_at)
             return Outcome.STORED
         thread_known = event.thread_id is None or store.find_post(event.platform, event.channel_id, event.thread_id)
@@ -208,8 +255,8 @@ class Capture:
     def _reaction(self, event: ReactionAdded | ReactionRemoved) -> Outcome:
         store = self.store
         member = member_id(event.platform, event.user_id)
-        if self.blocked(member):
-            return Outcome.OPTED_OUT
+        if not self.allows(member, event.occurred_at):
+            return self._refusal(member)
         post_id: int | None = None
         reply_id: int | None = None
         post = store.find_post(event.platform, event.channel_id, event.target_id)
@@ -218,8 +265,10 @@ class Capture:
         else:
             reply = store.find_reply(event.platform, event.channel_id, event.target_id)
             if reply is not None:
+                if reply.member_id == member and not self.allows(member, reply.created_at):
+                    return Outcome.BEFORE_OPT_IN  # the member's own message from before their opt-in
                 post_id, reply_id = reply.post_id, reply.id
-            elif store.is_deleted(event.platform, event.channel_id, event.target_id):
+            elif store.is_deleted(event.platform, event.channel_id, event.target_id) or not self._may_count(event):
                 return Outcome.IGNORED
         present = isinstance(event, ReactionAdded)
         display = event.display_name if isinstance(event, ReactionAdded) else None
@@ -236,4 +285,27 @@ class Capture:
             post_id=post_id,
             reply_id=reply_id,
         )
+        if changed and post_id is not None:
+            self._quote_word(member, event.name, present, event.occurred_at)
         return Outcome.STORED if changed else Outcome.IGNORED
+
+    def _may_count(self, event: ReactionAdded | ReactionRemoved) -> bool:
+        """Whether a reaction to a message not (yet) known may still become counted: only then is it kept."""
+        first = self.store.first_post_at(event.platform, event.channel_id)
+        if first is None:
+            return False  # a channel that never had a prompt (on Teams, also another team's channel)
+        if event.target_at is not None and event.target_at <= first:
+            return False  # older than the channel's first prompt: not a reply in a prompt's thread
+        if event.target_user_id is not None:
+            author = member_id(event.platform, event.target_user_id)
+            # The target was written before the reaction: if its author may not be stored then, it never is.
+            return self.allows(author, event.target_at or event.occurred_at)
+        return True
+
+    def _quote_word(self, member: str, name: str, present: bool, at: datetime) -> None:
+        """The quote emoji on a prompt or reply, added or removed at ``at``: the member's word on being quoted."""
+        if self.quote_emoji is None or name != self.quote_emoji:
+            return
+        if not present and self.store.has_counted_reaction(member, name):
+            return  # another quote emoji of theirs is still in place: it still says yes
+        self.store.consent_word(member, "quote", present, at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -16,6 +17,8 @@ from bot.service import REPORT_MAX_WEEKS, REPORT_WEEKS, Engagement
 from bot.timeutil import to_display, utc_now
 
 logger = logging.getLogger(__name__)
+
+OPTOUT_SCRUB_WAIT_SECONDS = 2.0  # how long `optout` waits for readers of the database (Slack wants an answer in 3 s)
 
 PUBLIC = ("help", "privacy", "mydata", "optout", "optin", "quote", "whoami")
 ADMIN = ("summary", "post", "themes", "schedule", "export", "report")
@@ -47,9 +50,10 @@ def privacy_text(retention_days: int, consent: str, quote_emoji: str) -> str:
         "small groups.\n"
         f"*How long:* reply text is removed after {retention_days} days; the counts stay.\n"
         f"*Your choices:* {mode} `optout` stops capture and erases everything stored about you; `optin` resumes "
-        f"it. `mydata` sends you a copy of what is stored. Your replies are quoted (without your name) in the "
-        f"weekly summaries, including those posted to channels, only if you say `quote ok` (on Slack, reacting "
-        f"with :{quote_emoji}: also counts); `quote off` stops it."
+        f"it from that moment (nothing from before is captured). `mydata` sends you a copy of what is stored. Your "
+        f"replies are quoted (without your name) in the weekly summaries, including those posted to channels, only "
+        f"if you say `quote ok` (on Slack, reacting with :{quote_emoji}: also counts); `quote off` stops it. What "
+        f"you said last counts."
     )
 
 
@@ -174,17 +178,29 @@ class Commands:
                     else "Your replies will not be quoted.",
                 )
             case "optout":
-                counts = engagement.opt_out(ctx.member, requested_by=ctx.member)
+                # The erasure waits for readers of the database (to scrub the files): in a worker thread, so the
+                # other requests go on meanwhile.
+                counts = await asyncio.to_thread(
+                    engagement.opt_out, ctx.member, requested_by=ctx.member, scrub_wait=OPTOUT_SCRUB_WAIT_SECONDS
+                )
+                later = (
+                    ""
+                    if counts.scrubbed
+                    else " Another program is reading the database: the erased text is wiped from its files as soon "
+                    "as it closes."
+                )
                 return _card(
                     "You have opted out",
                     f"Your messages will no longer be captured. Erased {counts.replies} replies and "
-                    f"{counts.reactions} reactions. Use `optin` to take part again.",
+                    f"{counts.reactions} reactions.{later} Use `optin` to take part again; what you wrote before "
+                    "that is never captured.",
                 )
             case "optin":
                 changed = engagement.opt_in(ctx.member)
                 return _card(
                     "You have opted in" if changed else "You were not opted out",
-                    "Your replies and reactions to prompts will be captured from now on.",
+                    "Your replies and reactions to prompts will be captured from now on; nothing from before "
+                    "is captured.",
                 )
             case "summary":
                 week = engagement.week(_one_arg(args, "summary"))

@@ -84,18 +84,25 @@ class ReplyRestored(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReactionAdded(Event):
+class ReactionEvent(Event):
+    """A reaction added or removed. ``target_user_id`` and ``target_at`` (the author and time of the message reacted
+    to) are hints some platforms give: they let the capture rules drop a reaction whose target can never count."""
+
     target_id: str  # the message reacted to: a post or a reply in a post's thread
     user_id: str
     name: str
+    target_user_id: str | None = None
+    target_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReactionAdded(ReactionEvent):
     display_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReactionRemoved(Event):
-    target_id: str
-    user_id: str
-    name: str
+class ReactionRemoved(ReactionEvent):
+    pass
 
 
 CaptureEvent = ReplyPosted | ReplyEdited | ReplyDeleted | ReplyRestored | ReactionAdded | ReactionRemoved

@@ -38,18 +38,19 @@ FREE_TEXT = frozenset({"text", "display_name"})  # written by members: guarded a
 
 
 def export_rows(
-    store: Store, start: datetime, end: datetime, tz: ZoneInfo, quote_emoji: str, *, replies_only: bool = False
+    store: Store, start: datetime, end: datetime, tz: ZoneInfo, *, replies_only: bool = False
 ) -> list[dict[str, Any]]:
     """The replies (and, unless ``replies_only``, the counted reactions) from ``start`` to ``end``, oldest first.
 
     ``created_at``/``edited_at`` are UTC; ``week``, ``local_date`` and ``local_time`` are in ``tz``.
-    ``quote_consent`` says whether a reply may be quoted (the rule the weekly summary's quotes follow).
+    ``quote_consent`` says whether a reply's author may be quoted: the one rule of quote consent, which the weekly
+    summary's quotes follow too (``Store.quote_consenting``).
     """
     replies = store.replies_between(start, end)
     reactions = [] if replies_only else [r for r in store.reactions_between(start, end) if r.post_id is not None]
     posts = store.posts_by_ids({r.post_id for r in replies} | {r.post_id for r in reactions if r.post_id})
     names = store.member_names({r.member_id for r in replies} | {r.member_id for r in reactions})
-    quotable = {row["id"] for row in store.quote_candidates(start, end, quote_emoji)} if replies else set()
+    quotable = store.quote_consenting({r.member_id for r in replies}) if replies else set()
 
     def row(kind: str, platform: Platform, channel: str, post: PostRecord, message: str, member: str) -> dict[str, Any]:
         return {
@@ -70,7 +71,7 @@ def export_rows(
             row("reply", reply.platform, reply.channel_id, posts[reply.post_id], reply.message_id, reply.member_id)
             | {"text": reply.text, "reaction": ""}
             | _times(reply.created_at, reply.edited_at, tz)
-            | {"quote_consent": "yes" if reply.id in quotable else "no"}
+            | {"quote_consent": "yes" if reply.member_id in quotable else "no"}
         )
     for reaction in reactions:
         assert reaction.post_id is not None

@@ -72,3 +72,19 @@ class ErasureCounts:
     replies: int
     reactions: int
     members: int
+    scrubbed: bool = True  # False: a reader held up the scrub of the files; it is recorded and completed later
+
+
+@dataclass(frozen=True, slots=True)
+class MemberGate:
+    """What may be stored of one member: nothing while opted out, nothing without capture consent when consent is
+    required, and nothing that happened before ``not_before`` (the time of their latest opt-out or opt-in)."""
+
+    opted_out: bool
+    capture_consent: bool
+    not_before: datetime | None
+
+    def allows(self, at: datetime, *, consent_required: bool) -> bool:
+        if self.opted_out or (consent_required and not self.capture_consent):
+            return False
+        return self.not_before is None or at >= self.not_before

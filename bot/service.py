@@ -106,7 +106,7 @@ class Engagement:
         """The replies and reactions of the weeks ``first`` to ``last`` (inclusive; default just ``first``)."""
         tz = self.settings.timezone
         start, end = first.bounds(tz)[0], (last or first).bounds(tz)[1]
-        return export.export_rows(self.store, start, end, tz, self.settings.quote_emoji, replies_only=replies_only)
+        return export.export_rows(self.store, start, end, tz, replies_only=replies_only)
 
     rows_to_csv = staticmethod(export.rows_to_csv)
     rows_to_json = staticmethod(export.rows_to_json)
@@ -198,9 +198,18 @@ class Engagement:
 
     # -- members ------------------------------------------------------------------------------------------------------
 
-    def opt_out(self, member: str, *, requested_by: str, reason: str = "optout") -> ErasureCounts:
-        counts = self.store.opt_out(member, utc_now(), requested_by=requested_by, reason=reason)
-        logger.info("member opted out; erased replies=%d reactions=%d", counts.replies, counts.reactions)
+    def opt_out(
+        self, member: str, *, requested_by: str, reason: str = "optout", scrub_wait: float = 2.0
+    ) -> ErasureCounts:
+        """Erase ``member`` and stop capturing them; then wait up to ``scrub_wait`` seconds for readers of the
+        database to let the erased text be scrubbed out of the files (blocking: off the event loop, please)."""
+        counts = self.store.opt_out(member, utc_now(), requested_by=requested_by, reason=reason, scrub_wait=scrub_wait)
+        logger.info(
+            "member opted out; erased replies=%d reactions=%d scrubbed=%s",
+            counts.replies,
+            counts.reactions,
+            counts.scrubbed,
+        )
         return counts
 
     def opt_in(self, member: str) -> bool:
@@ -215,7 +224,7 @@ class Engagement:
 
     def quotes(self, summary: Summary) -> dict[str, list[str]]:
         """Up to three replies per theme from members who consented to be quoted: most reactions, then earliest."""
-        rows = self.store.quote_candidates(summary.start, summary.end, self.settings.quote_emoji)
+        rows = self.store.quote_candidates(summary.start, summary.end)
         posts = self.store.posts_by_ids({r["post_id"] for r in rows})
         chosen: dict[str, list[str]] = {}
         for row in sorted(rows, key=lambda r: (-r["reactions"], r["created_at"], r["id"])):

@@ -1,4 +1,7 @@
-"""`engagebot forget`: erase one member, after checking that they were ever seen and asking on a terminal."""
+"""`engagebot forget`: erase one member, after checking that they were ever seen and asking on a terminal.
+
+Exit codes: 0 erased and scrubbed out of the files; 1 erased, but a reader kept the old text on disk (the scrub is
+recorded in the database and completed by the next writer), or the question was answered no; 2 usage errors."""
 
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ from bot.errors import UsageError
 from bot.events import parse_member_id
 from cli import EXIT_FAILURE, EXIT_OK
 from storage.setup import close_engagement, member_ids_like, open_engagement
+
+# How long `forget` waits for other programs reading the database before it leaves the scrub of the files on record.
+FORGET_WAIT_SECONDS = 10.0
 
 
 def check_member(value: str) -> None:
@@ -37,13 +43,21 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
             if not confirm(question):
                 print("engagebot: nothing erased", file=sys.stderr)
                 return EXIT_FAILURE
-        counts = engagement.opt_out(member, requested_by="cli", reason="forget")
+        counts = engagement.opt_out(member, requested_by="cli", reason="forget", scrub_wait=FORGET_WAIT_SECONDS)
     finally:
         close_engagement(engagement)
     print(
         f"erased {member}: {counts.replies} replies, {counts.reactions} reactions; capture stopped "
-        "(the member can resume with optin)"
+        "(the member can resume with optin; nothing from before that is ever stored again)"
     )
+    if not counts.scrubbed:
+        print(
+            f"engagebot: the erased text is still in the database files: another program (a sqlite3 shell, "
+            f"datasette, a backup) kept reading them for {FORGET_WAIT_SECONDS:g} s; the scrub is recorded and "
+            "the next write to the database completes it once that program closes (serve checks every minute)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     return EXIT_OK
 
 

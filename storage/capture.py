@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import cast
 
 from bot.events import Platform
-from bot.model import PostRecord, ReplyRecord
-from bot.timeutil import to_db, utc_now
-from storage.db import SQLiteDatabase
-from storage.records import post_record, reply_record
+from bot.model import PostRecord, ReactionRecord, ReplyRecord
+from bot.timeutil import from_db, to_db, utc_now
+from storage.members import MemberRecords
+from storage.records import post_record, reaction_record, reply_record
 
 
-class CaptureRecords(SQLiteDatabase):
+class CaptureRecords(MemberRecords):
     """What the capture rules read and write; the rules themselves are in bot.capture."""
 
     def event_seen(self, event_key: str) -> bool:
@@ -128,18 +128,38 @@ class CaptureRecords(SQLiteDatabase):
         return cursor.rowcount > 0
 
     def delete_reply(self, reply_id: int) -> None:
+        """Delete a reply and the reactions to it; the member rows of its author and of those who reacted go too
+        if nothing else of theirs is left."""
+        members = [
+            row[0]
+            for row in self.db.execute(
+                """SELECT member_id FROM replies WHERE id = :id
+                   UNION SELECT member_id FROM reactions WHERE reply_id = :id""",
+                {"id": reply_id},
+            ).fetchall()
+        ]
         self.db.execute("DELETE FROM reactions WHERE reply_id = ?", [reply_id])
         self.db.execute("DELETE FROM replies WHERE id = ?", [reply_id])
+        self.drop_idle_members(members)
         self._text_removed()
+
+    def first_post_at(self, platform: Platform, channel_id: str) -> datetime | None:
+        """The time of the channel's first prompt (None: the channel never had one); a seek on idx_posts_channel."""
+        value = self._one(
+            "SELECT min(posted_at) FROM posts WHERE platform = ? AND channel_id = ?", [platform.value, channel_id]
+        )
+        return from_db(value) if value else None
 
     def resolve_reactions(
         self, platform: Platform, channel_id: str, target_id: str, post_id: int, reply_id: int | None
-    ) -> None:
-        self.db.execute(
+    ) -> list[ReactionRecord]:
+        """Count the reactions that arrived before their target: they now point at it. Returns them."""
+        rows = self._rows(
             """UPDATE reactions SET post_id = ?, reply_id = ?
-               WHERE platform = ? AND channel_id = ? AND target_id = ? AND post_id IS NULL""",
+               WHERE platform = ? AND channel_id = ? AND target_id = ? AND post_id IS NULL RETURNING *""",
             [post_id, reply_id, platform.value, channel_id, target_id],
         )
+        return [reaction_record(row) for row in rows]
 
     def set_reaction(
         self,

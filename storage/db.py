@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from bot.errors import StorageError
+from bot.timeutil import to_db, utc_now
 from storage.schema import migrations
 
 # One logger name for the whole Repository, as before it was split into modules: log filters keep working.
@@ -28,6 +29,8 @@ logger = logging.getLogger("storage.repository")
 SCHEMA_NAME = "engagebot"
 BUSY_TIMEOUT_MS = 30_000
 EVENT_SAVEPOINT = "engagebot_event"
+SCRUB_WAIT_SECONDS = 2.0  # how long an erasure waits for readers before leaving its scrub to the next writer
+SCRUB_RETRY_SECONDS = 0.1
 
 T = TypeVar("T")
 Key = TypeVar("Key", int, str)
@@ -40,8 +43,7 @@ class SQLiteDatabase:
     def __init__(self, db: Database, path: str) -> None:
         self.db = db
         self.path = path
-        self._scrub_after_commit = False  # text was overwritten or deleted in the open transaction
-        self._scrub_pending = False  # committed removals whose checkpoint a reader has held up so far
+        self._scrub_after_commit = False  # text was removed in the open transaction (and its scrub recorded)
         # One connection, used from the event loop and from worker threads (the daily upkeep): a transaction
         # opened in one thread must not absorb another thread's writes, so the outermost one holds this lock.
         self._lock = threading.RLock()
@@ -70,6 +72,7 @@ class SQLiteDatabase:
             repo = cls(db, path)
             if migrate:
                 repo.migrate()
+                repo._after_commit()  # a scrub another process left pending: try it now
             return repo
         except sqlite3.DatabaseError as err:
             raise StorageError(f"cannot open database {path}: {err}") from None
@@ -89,7 +92,7 @@ class SQLiteDatabase:
         applied = len(migrations.applied(self.db))
         self.db.execute(f"PRAGMA user_version = {applied}")
         if migrated:
-            self.scrub(attempts=1)  # a migration may remove data: no earlier page image of it stays in the files
+            self.scrub(wait=0)  # a migration may remove data: no earlier page image of it stays in the files
 
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
@@ -97,6 +100,10 @@ class SQLiteDatabase:
     def close(self) -> None:
         with self._lock:
             self._commit_batch()
+        try:
+            self._after_commit()  # a last try at a scrub still pending
+        except sqlite3.Error:
+            logger.debug("pending scrub not tried at close: database busy")
         try:
             self.db.execute("PRAGMA optimize")
         except sqlite3.OperationalError:
@@ -130,10 +137,13 @@ class SQLiteDatabase:
                 self._after_commit()
 
     def _after_commit(self) -> None:
-        if self._scrub_after_commit or self._scrub_pending:
+        """Complete any scrub on record (this commit's, or one a reader held up, in this process or another): one
+        quick try, so the ingest path never waits; if a reader still holds the WAL, the next commit tries again."""
+        with self._lock:
             self._scrub_after_commit = False
-            # One quick try on the ingest path; if a reader holds the WAL, the next commit tries again.
-            self._scrub_pending = not self.scrub(attempts=1)
+            if self.db.conn.in_transaction or not self.scrub_pending():
+                return
+        self.scrub(wait=0)
 
     # -- group commit -------------------------------------------------------------------------------------------
 
@@ -170,6 +180,7 @@ class SQLiteDatabase:
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO SAVEPOINT {EVENT_SAVEPOINT}")
                         conn.execute(f"RELEASE SAVEPOINT {EVENT_SAVEPOINT}")
+                        self._scrub_after_commit = False  # its scrub record went with it: record again if needed
                     else:  # the whole transaction was rolled back: the group's earlier events are gone too
                         self._fail_batch(StorageError("the shared write transaction was rolled back"))
                     raise
@@ -231,40 +242,61 @@ class SQLiteDatabase:
     # -- erased text out of the files --------------------------------------------------------------------------
 
     def _text_removed(self) -> None:
-        """Old reply text must not survive in the files: scrub once the change is committed."""
-        if self.db.conn.in_transaction:
+        """Text was overwritten or deleted in the open transaction: record, in the same transaction, that the files
+        must be scrubbed, so the promise survives the process; :meth:`_after_commit` then tries it."""
+        if not self._scrub_after_commit:
+            self.db.execute("INSERT INTO pending_scrubs (requested_at) VALUES (?)", [to_db(utc_now())])
             self._scrub_after_commit = True
-        else:
-            self._scrub_pending = not self.scrub(attempts=1)
 
-    def scrub(self, attempts: int = 20) -> bool:
+    def scrub_pending(self) -> bool:
+        """Whether a committed removal of text may still be in the files (a reader held up its scrub)."""
+        return bool(self._one("SELECT EXISTS (SELECT 1 FROM pending_scrubs)"))
+
+    def scrub(self, wait: float = SCRUB_WAIT_SECONDS) -> bool:
         """Move erased pages out of the write-ahead log, so deleted text survives nowhere in the files.
 
         secure_delete zeroes freed content in the database; a TRUNCATE checkpoint copies the zeroed pages
         into the main file and empties the WAL, which would otherwise still hold the earlier page images.
-        A reader in another process can hold it up: the checkpoint never waits on the busy timeout, it is
-        tried ``attempts`` times 0.1 s apart; False means it is still to do (the next commit retries).
+        A reader in another process (a ``sqlite3`` shell, datasette, a backup) holds it up; the checkpoint
+        never waits on the busy timeout: it is tried every 0.1 s for up to ``wait`` seconds. True when done;
+        False means the scrub stays on record in ``pending_scrubs`` and the next commit (of any process) or
+        ``serve``'s upkeep completes it once the reader has closed.
         """
-        for attempt in range(attempts):
-            if self._checkpoint():
-                self._scrub_pending = False
-                return True
-            if attempt + 1 < attempts:
-                time.sleep(0.1)
-        self._scrub_pending = True
-        log = logger.warning if attempts > 1 else logger.debug
-        log("erasure checkpoint held up by a reader; the next commit completes it")
-        return False
+        deadline = time.monotonic() + wait
+        while not self._scrub_once():
+            if time.monotonic() >= deadline:
+                log = logger.warning if wait > 0 else logger.debug
+                log("erasure checkpoint held up by a reader; recorded: the next commit completes it")
+                return False
+            time.sleep(SCRUB_RETRY_SECONDS)
+        return True
 
-    def _checkpoint(self) -> bool:
+    def _scrub_once(self) -> bool:
         conn = self.db.conn
         with self._lock:  # the busy timeout is the connection's: no other thread may use it meanwhile
+            if conn.in_transaction:
+                return False  # a checkpoint cannot run inside a transaction; its commit tries again
+            recorded = self._one("SELECT max(id) FROM pending_scrubs")
             conn.execute("PRAGMA busy_timeout = 0")
             try:
                 busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if busy:
+                    return False
+                if recorded is not None:  # done for every removal committed before the checkpoint, none after
+                    self._forget_scrubs(recorded)
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        return not busy
+        return True
+
+    def _forget_scrubs(self, through: int) -> None:
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM pending_scrubs WHERE id <= ?", [through])
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError:  # another writer right now: the record stays, the next commit clears it
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
 
 def batches(values: Iterable[Key]) -> Iterator[list[Key]]:

@@ -1,4 +1,5 @@
-"""Privacy: opt-out and erasure, consents and subject access (the retention purge is in storage.upkeep)."""
+"""Privacy: opt-out and erasure, opt-in and subject access (consents are in storage.members, the retention purge in
+storage.upkeep)."""
 
 from __future__ import annotations
 
@@ -7,60 +8,40 @@ from typing import Any
 
 from bot.model import ErasureCounts
 from bot.timeutil import to_db
-from storage.db import SQLiteDatabase
+from storage.db import SCRUB_WAIT_SECONDS
+from storage.members import MemberRecords
 
 
-def quote_consent(member: str) -> str:
-    """The SQL condition "the member in column ``member`` agrees to be quoted", with the quote emoji as ``:emoji``.
-
-    The one consent rule of every quote: the weekly summaries, the export's ``quote_consent`` and the report. The
-    members who agree are one uncorrelated subquery, which SQLite evaluates once per statement (the emoji part is
-    a range scan of idx_reactions_counted_name).
-    """
-    return f"""{member} IN (SELECT member_id FROM consents WHERE kind = 'quote'
-                     UNION SELECT member_id FROM reactions WHERE name = :emoji
-                                                              AND post_id IS NOT NULL AND removed_at IS NULL)"""
-
-
-class PrivacyRecords(SQLiteDatabase):
+class PrivacyRecords(MemberRecords):
     """Members' rights over their data: every removal is scrubbed out of the files once committed."""
 
     def is_opted_out(self, member: str) -> bool:
         return self._one("SELECT 1 FROM optouts WHERE member_id = ?", [member]) is not None
 
-    def has_consent(self, member: str, kind: str) -> bool:
-        return self._one("SELECT 1 FROM consents WHERE member_id = ? AND kind = ?", [member, kind]) is not None
-
-    def set_consent(self, member: str, kind: str, given: bool, at: datetime) -> bool:
-        """Record or withdraw a consent ('capture' in opt-in mode, 'quote'); True when something changed."""
-        with self.transaction():
-            if given:
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO consents (member_id, kind, given_at) VALUES (?, ?, ?)",
-                    [member, kind, to_db(at)],
-                )
-            else:
-                cursor = self.db.execute("DELETE FROM consents WHERE member_id = ? AND kind = ?", [member, kind])
-        return cursor.rowcount > 0
-
-    def opt_out(self, member: str, at: datetime, *, requested_by: str, reason: str) -> ErasureCounts:
-        """Stop capturing ``member`` and erase everything stored of them, in one transaction."""
+    def opt_out(
+        self, member: str, at: datetime, *, requested_by: str, reason: str, scrub_wait: float = SCRUB_WAIT_SECONDS
+    ) -> ErasureCounts:
+        """Stop capturing ``member`` and erase everything stored of them, in one transaction; then wait up to
+        ``scrub_wait`` seconds for readers to let the text be scrubbed out of the files (``scrubbed`` says if it was;
+        if not, the scrub stays on record and the next commit completes it)."""
         with self.transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO optouts (member_id, opted_out_at) VALUES (?, ?)", [member, to_db(at)]
             )
             counts = self._erase(member, requested_by=requested_by, reason=reason, at=at)
-        self.scrub()
-        return counts
+        scrubbed = self.scrub(wait=scrub_wait)
+        return ErasureCounts(counts.replies, counts.reactions, counts.members, scrubbed=scrubbed)
 
     def opt_in(self, member: str, at: datetime) -> bool:
-        """Resume capture: the opt-out (if any) is lifted and capture consent recorded (for opt-in mode)."""
+        """Resume capture: the opt-out (if any) is lifted, capture consent recorded (for opt-in mode), and the
+        member's watermark moved to ``at``: nothing of theirs from before this opt-in is ever stored."""
         with self.transaction():
             lifted = self.db.execute("DELETE FROM optouts WHERE member_id = ?", [member]).rowcount
             given = self.db.execute(
                 "INSERT OR IGNORE INTO consents (member_id, kind, given_at) VALUES (?, 'capture', ?)",
                 [member, to_db(at)],
             ).rowcount
+            self._raise_watermark(member, at)
         return bool(lifted or given)
 
     def member_data(self, member: str) -> dict[str, Any]:
@@ -69,7 +50,11 @@ class PrivacyRecords(SQLiteDatabase):
         return {
             "member": record[0] if record else None,
             "opted_out_at": self._one("SELECT opted_out_at FROM optouts WHERE member_id = ?", [member]),
+            "capture_not_before": self._one("SELECT not_before FROM member_watermarks WHERE member_id = ?", [member]),
             "consents": self._rows("SELECT kind, given_at FROM consents WHERE member_id = ? ORDER BY kind", [member]),
+            "consent_withdrawals": self._rows(
+                "SELECT kind, withdrawn_at FROM consent_withdrawals WHERE member_id = ? ORDER BY kind", [member]
+            ),
             "replies": self._rows(
                 """SELECT replies.platform, replies.channel_id, replies.message_id, posts.theme, posts.prompt,
                           replies.text, replies.created_at, replies.edited_at
@@ -90,14 +75,20 @@ class PrivacyRecords(SQLiteDatabase):
         }
 
     def _erase(self, member: str, *, requested_by: str, reason: str, at: datetime) -> ErasureCounts:
-        # Other members' reactions on the erased replies go with them; the audit counts the member's own.
-        self.db.execute(
-            "DELETE FROM reactions WHERE reply_id IN (SELECT id FROM replies WHERE member_id = ?)", [member]
-        )
+        # Other members' reactions on the erased replies go with them (and the member rows of those who have nothing
+        # else left); the audit counts the member's own.
+        reactors = self.db.execute(
+            "DELETE FROM reactions WHERE reply_id IN (SELECT id FROM replies WHERE member_id = ?) RETURNING member_id",
+            [member],
+        ).fetchall()
         reactions = self.db.execute("DELETE FROM reactions WHERE member_id = ?", [member]).rowcount
         replies = self.db.execute("DELETE FROM replies WHERE member_id = ?", [member]).rowcount
         members = self.db.execute("DELETE FROM members WHERE member_id = ?", [member]).rowcount
+        self.drop_idle_members({row[0] for row in reactors})
         self.db.execute("DELETE FROM consents WHERE member_id = ?", [member])
+        self.db.execute("DELETE FROM consent_withdrawals WHERE member_id = ?", [member])
+        self._raise_watermark(member, at)  # what was erased never comes back, whatever path it arrives by
+        self._text_removed()
         self.db.execute(
             """INSERT INTO erasures (member_id, requested_by, reason, erased_at, replies, reactions)
                VALUES (?, ?, ?, ?, ?, ?)""",

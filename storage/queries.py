@@ -14,7 +14,7 @@ from bot.events import Platform
 from bot.model import ActivityRow, PostRecord, ReactionRecord, ReplyRecord, WeekTotals
 from bot.timeutil import from_db, to_db
 from storage.db import SQLiteDatabase, batches, marks
-from storage.privacy import quote_consent
+from storage.members import quote_consent
 from storage.records import post_record, reaction_record, reply_record
 
 
@@ -98,15 +98,16 @@ class Reads(SQLiteDatabase):
                 names[row["member_id"]] = row["display_name"]
         return names
 
-    def quote_candidates(self, start: datetime, end: datetime, emoji: str) -> list[dict[str, Any]]:
-        """Replies of the week by members who consented to be quoted, with their counted reactions."""
+    def quote_candidates(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Replies of the week by members who may be quoted (storage.members.quote_consent), with their counted
+        reactions."""
         return self._rows(
             f"""SELECT r.id, r.post_id, r.text, r.created_at,
                       (SELECT count(*) FROM reactions x WHERE x.reply_id = r.id AND x.removed_at IS NULL) AS reactions
                FROM replies r
                WHERE r.created_at >= :start AND r.created_at < :end AND r.text != ''
                  AND {quote_consent("r.member_id")}""",
-            {"start": to_db(start), "end": to_db(end), "emoji": emoji},
+            {"start": to_db(start), "end": to_db(end)},
         )
 
     # -- export ------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from bot.events import Platform
 from bot.report.model import ChannelKey, ReportReply
 from bot.timeutil import from_db, to_db
 from storage.db import SQLiteDatabase
-from storage.privacy import quote_consent
+from storage.members import quote_consent
 
 
 class ReportRecords(SQLiteDatabase):
@@ -17,7 +17,7 @@ class ReportRecords(SQLiteDatabase):
 
     def report_replies(self, start: datetime, end: datetime, quote_emoji: str) -> list[ReportReply]:
         """Every counted reply created in [start, end), oldest first, with its post's theme, the member's quote
-        consent (the rule of every quote: ``storage.privacy.quote_consent``, decided once per member) and its
+        consent (the rule of every quote: ``storage.members.quote_consent``, decided once per member) and its
         counted reactions. Erased and opted-out members have no replies left to return."""
         bounds = {"start": to_db(start), "end": to_db(end), "emoji": quote_emoji}
         quoted = {

@@ -291,3 +291,59 @@ def m011_quote_emoji_index(db: Database) -> None:
             WHERE post_id IS NOT NULL AND removed_at IS NULL;
         """
     )
+
+
+@migrations()
+def m012_member_watermarks(db: Database) -> None:
+    # Nothing of a member that happened before `not_before` is ever stored: it moves to the time of their latest
+    # opt-out or opt-in (capture consent in opt-in mode), so an opt-in never brings back the past.
+    db.executescript(
+        """
+        CREATE TABLE member_watermarks (
+            member_id TEXT PRIMARY KEY,
+            not_before TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m013_consent_withdrawals(db: Database) -> None:
+    # A consent is the member's last word: a withdrawal (`quote off`, the quote emoji removed) is kept with its time,
+    # so an older word arriving late (a reaction found by reconciliation) does not give consent again.
+    db.executescript(
+        """
+        CREATE TABLE consent_withdrawals (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('capture', 'quote')),
+            withdrawn_at TEXT NOT NULL,
+            PRIMARY KEY (member_id, kind)
+        );
+        """
+    )
+
+
+@migrations()
+def m014_pending_scrubs(db: Database) -> None:
+    # Text removed by a commit whose checkpoint a reader held up: the next writer (or serve's upkeep) completes it.
+    db.executescript(
+        """
+        CREATE TABLE pending_scrubs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            requested_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m015_text_retention(db: Database) -> None:
+    # The retention purge's horizon: reply text written before it is never stored again (reconciliation included).
+    db.executescript(
+        """
+        CREATE TABLE text_retention (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            purged_before TEXT NOT NULL
+        );
+        """
+    )

@@ -46,12 +46,21 @@ def open_engagement(settings: Settings, database: str | None = None, *, existing
 
 
 def member_ids_like(engagement: Engagement, member: str) -> list[str]:
-    """The member ids stored anywhere (members, opt-outs, consents, erasures, replies, reactions) that equal
+    """The member ids stored anywhere (members, opt-outs, consents, watermarks, erasures, replies, reactions) that equal
     ``member`` when case is ignored, ``member`` itself first if it is stored."""
     repo = engagement.store
     if not isinstance(repo, Repository):
         raise TypeError("member_ids_like needs the SQLite repository")
-    tables = ("members", "optouts", "consents", "erasures", "replies", "reactions")
+    tables = (
+        "members",
+        "optouts",
+        "consents",
+        "consent_withdrawals",
+        "member_watermarks",
+        "erasures",
+        "replies",
+        "reactions",
+    )
     union = " UNION ".join(f"SELECT member_id FROM {table} WHERE member_id = :m COLLATE NOCASE" for table in tables)
     found = sorted(row[0] for row in repo.db.execute(union, {"m": member}).fetchall())
     return sorted(found, key=lambda m: m != member)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.timeutil import to_db
-from storage.db import SQLiteDatabase, batches, marks
+from bot.timeutil import from_db, to_db
+from storage.db import batches, marks
+from storage.members import MemberRecords
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +21,20 @@ class Batch:
     next_after: int | None
 
 
-class UpkeepRecords(SQLiteDatabase):
+class UpkeepRecords(MemberRecords):
     """Retention of reply text, unresolved reactions, and the dedupe keys and tombstones past their window."""
 
     def purge_old_text(self, before: datetime, *, after: int, limit: int) -> Batch:
-        """Retention: blank the text of replies older than ``before``; the rows, and so every count, stay."""
+        """Retention: blank the text of replies older than ``before``; the rows, and so every count, stay. The first
+        batch moves the retention horizon to ``before``: text written before it is never stored again (bot.capture),
+        so reconciliation, which may look further back, cannot bring it back."""
+        if after == 0:
+            with self.transaction():
+                self.db.execute(
+                    """INSERT INTO text_retention (id, purged_before) VALUES (1, ?)
+                       ON CONFLICT (id) DO UPDATE SET purged_before = max(purged_before, excluded.purged_before)""",
+                    [to_db(before)],
+                )
         return self._purge_range(
             "UPDATE replies SET text = '' WHERE id > ? AND id <= ? AND created_at < ? AND text != ''",
             "replies",
@@ -43,15 +53,21 @@ class UpkeepRecords(SQLiteDatabase):
             older_than,
             after,
             limit,
+            text_removed=True,  # who reacted: no earlier page image of it stays in the files
         )
 
+    def text_purged_before(self) -> datetime | None:
+        """The retention horizon: replies written before it keep no text."""
+        value = self._one("SELECT purged_before FROM text_retention WHERE id = 1")
+        return from_db(value) if value else None
+
     def drop_orphan_members(self) -> int:
-        """Members with neither a reply nor a reaction left (after the reactions were purged)."""
+        """Members with neither a reply nor a reaction left (after the reactions were purged), names and all."""
         with self.transaction():
-            return self.db.execute(
-                """DELETE FROM members WHERE member_id NOT IN (SELECT member_id FROM replies)
-                   AND member_id NOT IN (SELECT member_id FROM reactions)"""
-            ).rowcount
+            dropped = self.drop_idle_members()
+            if dropped:
+                self._text_removed()
+        return dropped
 
     def purge_seen_events(self, before: datetime, *, after: int, limit: int) -> Batch:
         """Dedupe keys of deliveries seen before ``before`` (no platform redelivers that late)."""

@@ -366,7 +366,9 @@ def test_opted_out_member_is_blocked_until_opt_in(repo: Repository, capture: Cap
     assert rows(repo, "SELECT * FROM reactions") == []
     assert rows(repo, "SELECT * FROM members") == []
     assert repo.opt_in("slack:U1", minutes(1)) is True
-    assert capture.apply(reply("200.3", user="U1", key="k3")) is Outcome.STORED
+    # What the member wrote before opting in stays out (SPEC §9: nothing from before the latest optin is stored).
+    assert capture.apply(reply("200.2", user="U1", key="k2b", at=minutes(0.5))) is Outcome.BEFORE_OPT_IN
+    assert capture.apply(reply("200.3", user="U1", key="k3", at=minutes(2))) is Outcome.STORED
     assert [r[0] for r in replies(repo)] == ["200.3"]
 
 

@@ -440,7 +440,18 @@ def run_machine(rig: LoopRig) -> None:
 
         def __init__(self) -> None:
             super().__init__()
-            for table in ("reactions", "replies", "members", "optouts", "seen_events", "deleted_messages", "erasures"):
+            for table in (
+                "reactions",
+                "replies",
+                "members",
+                "optouts",
+                "seen_events",
+                "deleted_messages",
+                "erasures",
+                "member_watermarks",
+                "consents",
+                "consent_withdrawals",
+            ):
                 rig.runtime.repo.db.execute(f"DELETE FROM {table}")
             self.model = Model(post_ts)
 

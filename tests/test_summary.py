@@ -87,11 +87,13 @@ class PostSpec:
 @dataclass(frozen=True)
 class OptOut:
     member: str
+    at: datetime
 
 
 @dataclass(frozen=True)
 class OptIn:
     member: str
+    at: datetime
 
 
 Op = CaptureEvent | OptOut | OptIn
@@ -222,7 +224,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
     for _ in range(draw(st.integers(0, 3))):
         member = draw(st.sampled_from(MEMBERS))
-        ops.append(OptOut(member) if draw(st.integers(0, 2)) else OptIn(member))
+        moment = at(draw(minutes))
+        ops.append(OptOut(member, moment) if draw(st.integers(0, 2)) else OptIn(member, moment))
 
     return Scenario(posts, draw(st.permutations(ops)))
 
@@ -260,9 +263,17 @@ class Reference:
     tombstones: set[MsgKey] = field(default_factory=set)
     reactions: dict[tuple[MsgKey, str, str], RefReaction] = field(default_factory=dict)
     optouts: set[str] = field(default_factory=set)
+    not_before: dict[str, datetime] = field(default_factory=dict)  # SPEC §9: nothing from before the latest optin
     seen: set[str] = field(default_factory=set)
 
+    def allowed(self, member: str, moment: datetime) -> bool:
+        """SPEC §7/§9: nothing of an opted-out member is stored, and an opt-in does not restore the past: nothing
+        that happened before the member's latest optin (or the optout that erased it) is ever stored."""
+        return member not in self.optouts and moment >= self.not_before.get(member, moment)
+
     def apply(self, op: Op) -> None:
+        if isinstance(op, OptOut | OptIn):
+            self.not_before[op.member] = max(op.at, self.not_before.get(op.member, op.at))
         if isinstance(op, OptOut):
             self.optouts.add(op.member)
             for k in [k for k, r in self.replies.items() if r.member == op.member]:
@@ -284,7 +295,7 @@ class Reference:
             msg = (ev.platform, ev.channel_id, ev.message_id)
             member = f"{ev.platform.value}:{ev.user_id}"
             thread = (ev.platform, ev.channel_id, ev.thread_id)
-            if thread not in self.posts or msg in self.posts or member in self.optouts:
+            if thread not in self.posts or msg in self.posts or not self.allowed(member, ev.occurred_at):
                 return False
             if msg in self.replies or msg in self.tombstones:
                 return False
@@ -302,8 +313,8 @@ class Reference:
                 return False
             thread = (ev.platform, ev.channel_id, ev.thread_id)
             member = f"{ev.platform.value}:{ev.user_id}"
-            if thread not in self.posts or msg in self.posts or member in self.optouts:
-                return False
+            if thread not in self.posts or msg in self.posts or not self.allowed(member, ev.original_at):
+                return False  # an old message edited after the optin is still an old message
             self.replies[msg] = RefReply(member, thread, ev.original_at, ev.text, ev.occurred_at)
             return True
         if isinstance(ev, ReplyDeleted):
@@ -322,10 +333,16 @@ class Reference:
         assert isinstance(ev, ReactionAdded | ReactionRemoved)
         member = f"{ev.platform.value}:{ev.user_id}"
         target = (ev.platform, ev.channel_id, ev.target_id)
-        if member in self.optouts:
+        if not self.allowed(member, ev.occurred_at):
             return False
-        if target not in self.posts and target not in self.replies and target in self.tombstones:
-            return False
+        own = self.replies.get(target)
+        if own is not None and own.member == member and not self.allowed(member, own.created):
+            return False  # a reaction to one's own reply from before the optin
+        if target not in self.posts and target not in self.replies:
+            if target in self.tombstones:
+                return False
+            if not any(p[:2] == target[:2] for p in self.posts):
+                return False  # a channel that never had a prompt: the reaction can never count
         present = isinstance(ev, ReactionAdded)
         state = self.reactions.get((target, member, ev.name))
         if state is None:
@@ -456,9 +473,9 @@ def run_scenario(repo: Repository, scenario: Scenario) -> Reference:
     capture = Capture(repo)
     for op in scenario.ops:
         if isinstance(op, OptOut):
-            repo.opt_out(op.member, at(0), requested_by=op.member, reason="optout")
+            repo.opt_out(op.member, op.at, requested_by=op.member, reason="optout", scrub_wait=0)
         elif isinstance(op, OptIn):
-            repo.opt_in(op.member, at(0))
+            repo.opt_in(op.member, op.at)
         else:
             capture.apply(op)
         reference.apply(op)

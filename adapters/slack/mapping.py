@@ -69,6 +69,13 @@ def _ts(obj: Mapping[str, Any], key: str) -> datetime:
         raise MalformedPayload(f"{key} is not a Slack timestamp") from err
 
 
+def _ts_or_none(value: str) -> datetime | None:
+    try:
+        return from_slack_ts(value)
+    except ValueError:
+        return None
+
+
 def _event_key(body: Mapping[str, Any]) -> str | None:
     return _optional_text(body, "event_id")
 
@@ -175,6 +182,9 @@ def reaction_from_slack(body: Mapping[str, Any]) -> ReactionAdded | ReactionRemo
         "target_id": _text(item, "ts"),
         "user_id": _text(event, "user"),
         "name": _text(event, "reaction"),
+        # Hints for the capture rules: who wrote the message reacted to, and when (its ts)
+        "target_user_id": author if isinstance(author := event.get("item_user"), str) and author else None,
+        "target_at": _ts_or_none(item["ts"]),
     }
     kind = event.get("type")
     if kind == "reaction_added":

@@ -253,7 +253,12 @@ class Reconciler:
         listed = await self._reactions(post, target, identity)
         stored = {(r.member_id, r.name): r for r in self.store.reactions_on(Platform.SLACK, post.channel_id, target)}
         target_at = from_slack_ts(target)
-        common: dict[str, Any] = {"platform": Platform.SLACK, "channel_id": post.channel_id, "target_id": target}
+        common: dict[str, Any] = {
+            "platform": Platform.SLACK,
+            "channel_id": post.channel_id,
+            "target_id": target,
+            "target_at": target_at,
+        }
         for user, name in sorted(listed):
             row = stored.get((member_id(Platform.SLACK, user), name))
             if row is not None and row.removed_at is None:

@@ -17,6 +17,7 @@ from bot.events import Platform, ReactionAdded, ReactionRemoved, ReplyDeleted, R
 from bot.ports import Card
 from bot.timeutil import from_slack_ts
 from tests.fakes import (
+    SLACK_BOT_USER_ID,
     slack_event_body,
     slack_message,
     slack_message_changed,
@@ -97,6 +98,8 @@ def test_reaction_from_slack() -> None:
         target_id="1700000000.000100",
         user_id="U111",
         name="+1",
+        target_user_id=SLACK_BOT_USER_ID,  # who wrote the message reacted to (the fake's default: the bot)
+        target_at=from_slack_ts("1700000000.000100"),
     )
     removed = reaction_from_slack(_body(slack_reaction_removed("tada", ts="1700000000.000100")))
     assert isinstance(removed, ReactionRemoved)

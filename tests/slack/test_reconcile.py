@@ -6,6 +6,7 @@ progress bar; `serve` reconciles at start and daily."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import itertools
 import time
@@ -21,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import adapters.slack.reconcile as reconcile_module
 import app as engagebot_app
+from adapters.maintenance import run_maintenance
 from adapters.reconcile import ProgressBar, reconcile_loop, reconciler_for
 from adapters.runtime import Runtime
 from adapters.server import serve
@@ -42,6 +44,7 @@ from tests.fakes import (
     slack_reaction_removed,
     slack_thread_reply,
 )
+from tests.privacy_support import file_bytes
 from tests.serving import free_port
 
 SECRET = "reconcile-signing-secret-0123"
@@ -546,6 +549,51 @@ async def test_serve_reconciles_at_start(tmp_path: Path, monkeypatch: pytest.Mon
         assert [r.message_id for r in check.repo.post_replies(1)] == [reply_ts]
     finally:
         check.close()
+
+
+async def test_reconciliation_does_not_bring_back_text_purged_by_retention(world: Callable[[str], Any]) -> None:
+    """retention_days (2) shorter than reconcile_days (7): the purged text of a reply, edited or not, stays purged,
+    and a reply missed while down that is older than the retention period is added without its text."""
+    bot: Bot = await world("ret")
+    fake = fake_of(world)
+    bot.runtime.settings = dataclasses.replace(bot.runtime.settings, retention_days=2)
+    edited = slack_message_changed(
+        ts=at(600), new_text="EDITED-TEXT-7781", thread_ts=POST_TS, channel=CHANNEL, user="U1", edit_ts=at(700)
+    )
+    delivered = [
+        slack_thread_reply("FIRST-TEXT-7780", thread_ts=POST_TS, channel=CHANNEL, ts=at(600), user="U1"),
+        edited,
+        slack_thread_reply("PLAIN-TEXT-7782", thread_ts=POST_TS, channel=CHANNEL, ts=at(800), user="U2"),
+    ]
+    missed = slack_thread_reply("MISSED-TEXT-7783", thread_ts=POST_TS, channel=CHANNEL, ts=at(900), user="U3")
+    slack = SlackWorld()
+    for event in delivered:
+        await bot.deliver(event)
+        slack.apply(event)
+    slack.apply(missed)
+    slack.publish(fake)
+    three_days_on = from_slack_ts(POST_TS) + timedelta(days=3)
+    assert (await run_maintenance(bot.runtime, three_days_on)).texts_removed == 2
+
+    result = await bot.reconciler(FixedClock(three_days_on)).run()  # within reconcile_days: the thread is read
+
+    assert (result.replies_added, result.replies_edited, result.posts_failed) == (1, 0, 0)
+    assert bot.rows("SELECT member_id, text, edited_at FROM replies ORDER BY created_at") == [
+        ("slack:U1", "", to_db(from_slack_ts(at(700)))),
+        ("slack:U2", "", None),
+        ("slack:U3", "", None),
+    ]
+    assert bot.summary()["totals"]["replies"] == 3  # every count is kept
+    data = file_bytes(Path(bot.runtime.repo.path))
+    for text in (b"FIRST-TEXT-7780", b"EDITED-TEXT-7781", b"PLAIN-TEXT-7782", b"MISSED-TEXT-7783"):
+        assert text not in data, text
+    # A later edit of the old reply does not bring text back either.
+    await bot.deliver(
+        slack_message_changed(
+            ts=at(800), new_text="LATE-EDIT-7784", thread_ts=POST_TS, channel=CHANNEL, user="U2", edit_ts=at(3000)
+        )
+    )
+    assert bot.rows(f"SELECT text FROM replies WHERE message_id = '{at(800)}'") == [("",)]
 
 
 def test_the_scenario_stays_within_the_week_of_its_post() -> None:
