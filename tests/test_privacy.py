@@ -354,9 +354,8 @@ async def test_reactions_that_can_never_count_store_nothing(members: Community) 
         c, "29:1stranger", "1900000000401", "like", moment, root_id="1900000000401", channel_id=OTHER_CHANNEL,
         team_id="19:another-team@thread.tacv2",
     )  # another team's channel, never prompted  # fmt: skip
-    for stranger in ("USTRANGER", "USOLDMSG", "USFANOUT"):
+    for stranger in ("USTRANGER", "USOLDMSG", "USFANOUT", "29:1stranger"):
         assert stranger.encode() not in c.file_bytes(), stranger
-    # (Teams: the channel's conversation reference is stored, without the user, by the Teams adapter.)
     assert c.rows("SELECT count(*) FROM reactions") == [(0,)]
     assert c.rows("SELECT count(*) FROM members") == [(0,)]
 

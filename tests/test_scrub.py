@@ -81,6 +81,14 @@ async def seed(c: Community) -> None:
     assert SECRET in file_bytes(c.path)
 
 
+async def erased(path: Path) -> None:
+    """Until the erasure is committed (seen by another connection): from then on it waits on the reader."""
+    deadline = time.monotonic() + 30
+    while other_rows(path, "SELECT count(*) FROM optouts") != [(1,)]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+
+
 def forget(path: Path, member: str, monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setenv("ENGAGEBOT_DB", str(path))
     return app.main(["forget", "--member", member, "--yes"])
@@ -137,10 +145,7 @@ async def test_forget_finishes_when_the_reader_closes_within_the_wait(
     await seed(c)
     with Reader(c.path) as reader:
         forgetting = asyncio.create_task(asyncio.to_thread(forget, c.path, "teams:29:1gone", monkeypatch))
-        deadline = time.monotonic() + 30
-        while other_rows(c.path, "SELECT count(*) FROM optouts") != [(1,)]:  # erased, now waiting on the reader
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+        await erased(c.path)
         assert not forgetting.done()
         reader.close()
         assert await forgetting == 0
@@ -199,10 +204,7 @@ async def test_an_optout_waiting_on_a_reader_does_not_stall_other_requests(
             optout = asyncio.create_task(c.slack_command("optout", "UGONE"))
         else:
             optout = asyncio.create_task(c.teams_command("optout", "29:1gone", "Gone"))
-        deadline = time.monotonic() + 30
-        while other_rows(c.path, "SELECT count(*) FROM optouts") != [(1,)]:  # erased, now waiting on the reader
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+        await erased(c.path)
         # Meanwhile the bot answers other members' events on both platforms, and stores them.
         await c.slack(
             slack_thread_reply(
