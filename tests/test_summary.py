@@ -222,10 +222,20 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                 )
             )
 
-    for _ in range(draw(st.integers(0, 3))):
-        member = draw(st.sampled_from(MEMBERS))
+    # Opt-outs and opt-ins, often an opt-out then an opt-in just after something the member did: what they did before
+    # the opt-in, delivered in any order around it, must stay out (SPEC §9: an opt-in does not restore the past).
+    acts = [e for e in ops if isinstance(e, ReplyPosted | ReactionAdded | ReactionRemoved)]
+    for _ in range(draw(st.integers(1 if acts else 0, 3))):
         moment = at(draw(minutes))
-        ops.append(OptOut(member, moment) if draw(st.integers(0, 2)) else OptIn(member, moment))
+        kind = draw(st.sampled_from(["out", "in", "out then in"]))
+        if kind == "out then in" and acts:
+            act = draw(st.sampled_from(acts))
+            member = f"{act.platform.value}:{act.user_id}"
+            ops.append(OptOut(member, moment))
+            ops.append(OptIn(member, act.occurred_at + timedelta(minutes=draw(st.integers(1, 600)))))
+            continue
+        member = draw(st.sampled_from(MEMBERS))
+        ops.append(OptOut(member, moment) if kind == "out" else OptIn(member, moment))
 
     return Scenario(posts, draw(st.permutations(ops)))
 
