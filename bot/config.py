@@ -52,6 +52,8 @@ TOP_LEVEL_KEYS = frozenset(
         "report_min_members",
         "quote_emoji",
         "privacy_url",
+        "public_url",
+        "dashboard",
     }
 )
 SCHEDULE_KEYS = frozenset({"prompts", "summary"})
@@ -78,6 +80,8 @@ class Settings:
     report_min_members: int = 10
     quote_emoji: str = "speech_balloon"
     privacy_url: str = ""
+    public_url: str = ""  # the base address of the links the bot sends (the dashboard's sign-in links), no slash
+    dashboard: bool = False  # the /dashboard/ routes are mounted
     slack: SlackSettings | None = None
     teams: TeamsSettings = field(default_factory=lambda: TeamsSettings("", "", "MultiTenant", ""))
     host: str = "127.0.0.1"
@@ -176,6 +180,8 @@ def _build(data: dict[str, Any], env: Mapping[str, str], source: str, cwd: Path,
     if privacy_url and (problem := values.https_problem(privacy_url)):
         raise fail("privacy_url", problem)
 
+    public_url, dashboard = _dashboard(data, fail)
+
     channels = values.channels(data, "channels", fail, with_themes=True)
     summary_channels = values.channels(data, "summary_channels", fail, with_themes=False)
     host = env.get("HOST") or "127.0.0.1"
@@ -200,12 +206,31 @@ def _build(data: dict[str, Any], env: Mapping[str, str], source: str, cwd: Path,
         report_min_members=values.integer(data, "report_min_members", 10, fail, minimum=1),
         quote_emoji=quote_emoji,
         privacy_url=privacy_url,
+        public_url=public_url,
+        dashboard=dashboard,
         slack=slack,
         teams=teams,
         host=host,
         port=port(env),
         log_level=log_level(env),
     )
+
+
+def _dashboard(data: dict[str, Any], fail: Fail) -> tuple[str, bool]:
+    """``public_url`` (normalised) and whether the dashboard is on: by default exactly when ``public_url`` is set."""
+    public_url = values.string(data, "public_url", "", fail)
+    if public_url:
+        public_url, problem = values.public_url(public_url)
+        if problem:
+            raise fail("public_url", problem)
+    dashboard = values.switch(data, "dashboard", bool(public_url), fail)
+    if dashboard and not public_url:
+        raise fail(
+            "dashboard",
+            "is true, but public_url is not set: the dashboard's sign-in links need the https address engagebot "
+            "is reached at (set public_url = 'https://…', or remove dashboard)",
+        )
+    return public_url, dashboard
 
 
 def _check_credentials(

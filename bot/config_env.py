@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.config_values import is_guid
+from bot.config_values import is_guid, is_loopback
 from bot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -72,7 +71,7 @@ def teams_settings(env: Mapping[str, str], host: str = "127.0.0.1") -> TeamsSett
     if given_type and given_type.lower() not in TEAMS_APP_TYPES:
         known = ", ".join(TEAMS_APP_TYPES.values())
         raise ConfigError(f"unknown app type {given_type!r} (use {known})", key="MicrosoftAppType")
-    if emulator and not _is_loopback(host):
+    if emulator and not is_loopback(host):
         raise ConfigError(
             f"is set, but HOST {host!r} is not a loopback address: emulator mode checks no tokens, so it only "
             "listens on 127.0.0.1 (or set MicrosoftAppId instead)",
@@ -126,12 +125,3 @@ def log_level(env: Mapping[str, str]) -> str:
     if not isinstance(logging.getLevelName(level), int):
         raise ConfigError(f"unknown log level {level!r} (use DEBUG, INFO, WARNING or ERROR)", key="LOG_LEVEL")
     return level
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

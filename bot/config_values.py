@@ -7,6 +7,7 @@ readers raise one ConfigError naming the file and the key through the ``fail`` c
 from __future__ import annotations
 
 import codecs
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -145,6 +146,38 @@ def https_problem(value: str) -> str | None:
     return None
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def public_url(value: str) -> tuple[str, str | None]:
+    """``public_url`` without a trailing slash, and why it is wrong (or None). It is the base address of the links the
+    bot sends: https, with no path, query or user; plain http only on this machine (a loopback host), for testing."""
+    example = "write the base address only, e.g. 'https://engagebot.example.org'"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return value, f"{value!r} is not a web address: {example}"
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        return value, f"{value!r} is not an https:// address: {example}"
+    if parts.scheme == "http" and not is_loopback(host):
+        return value, (
+            f"{value!r} is http: the sign-in links must be https (TLS at your reverse proxy); "
+            "plain http is allowed only for a loopback host (127.0.0.1, localhost) when testing on this machine"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
+        return value, f"{value!r} has more than a base address: {example} (the dashboard lives at /dashboard/ there)"
+    return f"{parts.scheme}://{parts.netloc}", None
+
+
 def emoji_problem(value: str) -> str | None:
     name = value.strip(":")
     if name != value:
@@ -182,6 +215,13 @@ def integer(data: Mapping[str, Any], key: str, default: int, fail: Fail, *, mini
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise fail(key, f"must be a whole number of at least {minimum}")
+    return value
+
+
+def switch(data: Mapping[str, Any], key: str, default: bool, fail: Fail) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise fail(key, "must be true or false (without quotes)")
     return value
 
 
