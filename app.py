@@ -19,6 +19,7 @@ from bot.errors import BotError, ConfigError, StorageError, UsageError
 from bot.events import Platform
 from bot.summary import render_text
 from cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from cli.dashboard import cmd_dashboard_sessions
 from cli.export import cmd_export
 from cli.members import cmd_forget
 from cli.report import cmd_report
@@ -115,6 +116,13 @@ def build_parser() -> Parser:
     reconcile.add_argument(
         "--days", type=_positive_int, help="reconcile posts of the last N days (default: reconcile_days, 7)"
     )
+
+    sessions = sub.add_parser("dashboard-sessions", help="list the dashboard's sign-in sessions, or revoke them")
+    sessions.add_argument("--revoke", metavar="ID", help="end the session with this id (from the list), or all")
+    sessions.add_argument(
+        "--new-link", metavar="MEMBER", help="print a sign-in link for this admin (a loopback public_url only)"
+    )
+    _db_argument(sessions)
     return parser
 
 
@@ -269,6 +277,7 @@ COMMANDS = {
     "forget": cmd_forget,
     "teams-package": cmd_teams_package,
     "reconcile": cmd_reconcile,
+    "dashboard-sessions": cmd_dashboard_sessions,
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.dashboard.signin import SignIn
 from bot.errors import AdapterError, PostInDoubt, UsageError
 from bot.events import Platform, member_id
 from bot.ports import Card, Poster
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 OPTOUT_SCRUB_WAIT_SECONDS = 2.0  # how long `optout` waits for readers of the database (Slack wants an answer in 3 s)
 
 PUBLIC = ("help", "privacy", "mydata", "optout", "optin", "quote", "whoami")
-ADMIN = ("summary", "post", "themes", "schedule", "export", "report")
+ADMIN = ("summary", "post", "themes", "schedule", "export", "report", "dashboard")
 USAGE = {
     "help": "help: what you can do here",
     "summary": "summary [this|last|YYYY-Www]: the engagement summary of a week (default last week)",
@@ -30,6 +31,7 @@ USAGE = {
     "schedule": "schedule: when the next prompt and summary go out",
     "export": "export [week]: a CSV of that week's replies and reactions",
     "report": "report [weeks]: the leadership report of the last 8 (or that many) complete weeks, as an HTML file",
+    "dashboard": "dashboard: a sign-in link to the dashboard, for you only (it works once, within 10 minutes)",
     "optout": "optout: stop capturing your messages and erase what was stored",
     "optin": "optin: resume capturing your replies and reactions",
     "privacy": "privacy: what engagebot stores about you, why, and for how long",
@@ -108,9 +110,12 @@ class CommandReply:
 
 
 class Commands:
-    def __init__(self, engagement: Engagement, posters: Mapping[Platform, Poster]) -> None:
+    def __init__(
+        self, engagement: Engagement, posters: Mapping[Platform, Poster], dashboard: SignIn | None = None
+    ) -> None:
         self.engagement = engagement
         self.posters = posters
+        self.dashboard = dashboard  # None: the dashboard is off
 
     async def handle(self, ctx: CommandContext, text: str) -> CommandReply:
         words = _words(text)
@@ -226,6 +231,10 @@ class Commands:
                     ).card,
                     Attachment(engagement.report_filename(first, last), html.encode(), "text/html"),
                 )
+            case "dashboard":
+                if args:
+                    raise UsageError(f"too many arguments: {' '.join(args)}")
+                return self._dashboard_link(ctx)
             case "themes":
                 lines = [
                     f"• {t.theme}: {t.prompts} prompts, last posted "
@@ -243,6 +252,22 @@ class Commands:
                 post = await engagement.post_prompt(poster, ctx.channel_id, theme)
                 return _card("Prompt posted", f"*{post.theme}*: {post.prompt}")
         raise UsageError(f"unknown command {name!r}")  # pragma: no cover - guarded above
+
+    def _dashboard_link(self, ctx: CommandContext) -> CommandReply:
+        if self.dashboard is None:
+            return _card(
+                "The dashboard is off",
+                "To turn it on, set `public_url` (the https address engagebot is reached at) in engagebot.toml "
+                "and restart engagebot.",
+            )
+        link = self.dashboard.issue(ctx.member)
+        until = link.expires_at.astimezone(self.engagement.settings.timezone)
+        logger.info("dashboard link issued platform=%s", ctx.platform)
+        return _card(
+            "Your dashboard sign-in link",
+            f"{link.url}\nIt works once, until {until:%H:%M} ({until.tzname()}), and only for you: do not forward "
+            "it. Open it and press Continue.",
+        )
 
     def _help(self, is_admin: bool, note: str = "") -> CommandReply:
         names = [*PUBLIC, *ADMIN] if is_admin else list(PUBLIC)

@@ -7,6 +7,7 @@ class puts them together. It returns the core's dataclasses, never SQL rows.
 from __future__ import annotations
 
 from storage.capture import CaptureRecords
+from storage.dashboard import DashboardRecords
 from storage.posts import PostRecords
 from storage.privacy import PrivacyRecords
 from storage.queries import Reads
@@ -19,6 +20,14 @@ __all__ = ["Repository"]
 
 
 class Repository(
-    CaptureRecords, PrivacyRecords, PostRecords, Reads, ReportRecords, ScheduleRuns, ConversationRefs, UpkeepRecords
+    CaptureRecords,
+    PrivacyRecords,
+    PostRecords,
+    Reads,
+    ReportRecords,
+    ScheduleRuns,
+    ConversationRefs,
+    UpkeepRecords,
+    DashboardRecords,
 ):
     """One SQLite connection (WAL, foreign keys, secure_delete) and the queries engagebot needs."""

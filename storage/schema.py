@@ -347,3 +347,31 @@ def m015_text_retention(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m016_dashboard(db: Database) -> None:
+    # The admin dashboard's sign-in (see storage.dashboard): single-use links and sessions, each kept only as the
+    # SHA-256 of its secret, with the admin's member id. A session ends by expiry, sign-out or revocation.
+    db.executescript(
+        """
+        CREATE TABLE dashboard_tokens (
+            token_hash TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE dashboard_sessions (
+            id INTEGER PRIMARY KEY,
+            session_hash TEXT NOT NULL UNIQUE,
+            member_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            last_seen_at TEXT,
+            ended_at TEXT,
+            ended_by TEXT
+        );
+        CREATE INDEX idx_dashboard_sessions_expires ON dashboard_sessions (expires_at);
+        """
+    )
