@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.capture import Capture
 from bot.commands import Commands
 from bot.config import Settings
+from bot.dashboard.signin import SignIn
 from bot.events import Platform
 from bot.ports import Poster
 from bot.scheduler import Scheduler
@@ -19,6 +20,7 @@ from storage.repository import Repository
 from storage.setup import open_engagement
 
 if TYPE_CHECKING:
+    from adapters.dashboard.site import Dashboard
     from adapters.slack.adapter import SlackAdapter
     from adapters.teams.adapter import TeamsAdapter
 
@@ -38,6 +40,7 @@ class Runtime:
     scheduler: Scheduler | None = None  # run by `serve`; reported by /healthz
     slack: SlackAdapter | None = None
     teams: TeamsAdapter | None = None
+    dashboard: Dashboard | None = None  # /dashboard/, only when settings.dashboard
 
     @classmethod
     def build(cls, settings: Settings, *, database: str | None = None, with_teams: bool = True) -> Runtime:
@@ -49,7 +52,8 @@ class Runtime:
         assert isinstance(repo, Repository)
         posters: dict[Platform, Poster] = {}
         capture = Capture(repo, require_opt_in=settings.consent == "opt-in", quote_emoji=settings.quote_emoji)
-        runtime = cls(settings, repo, engagement, capture, Commands(engagement, posters), posters)
+        links = SignIn(repo, settings.is_admin, settings.public_url) if settings.dashboard else None
+        runtime = cls(settings, repo, engagement, capture, Commands(engagement, posters, links), posters)
         runtime.scheduler = Scheduler(engagement, posters, repo)
         if settings.slack is not None:
             from adapters.slack.adapter import SlackAdapter
@@ -63,12 +67,18 @@ class Runtime:
 
             runtime.teams = TeamsAdapter(settings.teams, capture=capture, commands=runtime.commands, store=repo)
             posters[Platform.TEAMS] = runtime.teams.poster
+        if settings.dashboard:
+            runtime.dashboard = open_dashboard(settings, repo, engagement.library.theme_names())
         return runtime
 
     def web_app(self) -> web.Application:
-        """One aiohttp application: /slack/events, /api/messages and /healthz."""
+        """One aiohttp application: /slack/events, /api/messages, /healthz and /dashboard/."""
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_get("/healthz", self.healthz)
+        if self.dashboard is not None:
+            from adapters.dashboard.routes import mount
+
+            mount(app, self.dashboard)
         if self.slack is not None:
             app.router.add_post("/slack/events", self.slack.handle)
         if self.teams is not None:
@@ -113,4 +123,16 @@ class Runtime:
         self.close()
 
     def close(self) -> None:
+        if self.dashboard is not None:
+            self.dashboard.close()
         self.repo.close()
+
+
+def open_dashboard(settings: Settings, repo: Repository, themes: tuple[str, ...]) -> Dashboard:
+    """The dashboard on a connection of its own to the same database (read in its own thread; see its module)."""
+    from adapters.dashboard.site import Dashboard
+
+    if repo.path == ":memory:":  # a second connection would see another, empty database
+        return Dashboard(settings, repo, themes)  # type: ignore[arg-type]  # TEMPORARY: until storage's ReportSource
+    own = Repository.open(repo.path, migrate=False)
+    return Dashboard(settings, own, themes, close_store=own.close)  # type: ignore[arg-type]  # TEMPORARY

@@ -118,7 +118,7 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _csv_safe(row[k]) if k in FREE_TEXT else row[k] for k in EXPORT_FIELDS})
+        writer.writerow({k: csv_safe(row[k]) if k in FREE_TEXT else row[k] for k in EXPORT_FIELDS})
     return buffer.getvalue()
 
 
@@ -126,7 +126,7 @@ def rows_to_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
 
 
-def _csv_safe(value: Any) -> Any:
+def csv_safe(value: Any) -> Any:
     """Keep spreadsheet programs from running member text as a formula (CSV injection)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from bot.events import Platform
@@ -138,8 +139,9 @@ def channel_labels(report: Report) -> dict[ChannelKey, str]:
     return labels
 
 
-def theme_section(report: Report, insight: ThemeInsight) -> str:
-    """One theme: who replied, shared phrases, barrier/works/ask counts, endorsements and quotes (or withheld)."""
+def theme_section(report: Report, insight: ThemeInsight, phrase_link: Callable[[str], str] | None = None) -> str:
+    """One theme: who replied, shared phrases, barrier/works/ask counts, endorsements and quotes (or withheld).
+    ``phrase_link`` (the dashboard's): the escaped address each phrase links to (the replies that use it)."""
     f, o = report.figures, report.options
     members = shown(f.show("theme", insight.theme, "members"))
     title = f"<h3>{esc(insight.theme)}</h3>"
@@ -157,7 +159,7 @@ def theme_section(report: Report, insight: ThemeInsight) -> str:
         who += f" · {shown(endorsed)} “+1” endorsements folded into the replies they back"
     phrases = (
         '<ul class="phrases">'
-        + "".join(f"<li>{esc(p.text)} <span>{fmt(p.members)}</span></li>" for p in insight.phrases)
+        + "".join(f"<li>{_phrase(p.text, phrase_link)} <span>{fmt(p.members)}</span></li>" for p in insight.phrases)
         + "</ul>"
         if insight.phrases
         else f'<p class="quiet">No phrase was shared by {report.phrase_members} or more members.</p>'
@@ -175,6 +177,10 @@ def theme_section(report: Report, insight: ThemeInsight) -> str:
         f'<div><h4>Replies that…</h4><ul class="markers">{marks}</ul></div></div>'
         f"<h4>In members’ words</h4>{quotes}</article>"
     )
+
+
+def _phrase(text: str, link: Callable[[str], str] | None) -> str:
+    return esc(text) if link is None else f'<a href="{link(text)}">{esc(text)}</a>'
 
 
 def _count(value: Value) -> str:

@@ -1,0 +1,203 @@
+"""What each dashboard page shows, as data: the report of the filtered posts, a theme's insight, the consented
+replies behind a phrase, every prompt with its engagement. The HTML (``bot.dashboard.pages``) and the downloads
+(``bot.dashboard.tables``) both render these, so a download holds exactly what its page shows.
+
+Every figure comes from ``bot.report``: a page is a report of the posts its filters select, protected by the report's
+disclosure rules (``min_group_size``, never exact), and theme text is given only from ``report_min_members`` members.
+A theme's page uses the report of its filters *without* the theme, as the report does, so its phrases are ranked
+against the other themes and its figures are those of the report's section for that theme.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.config import Settings
+from bot.dashboard.filters import FilteredSource, Filters, parse_filters
+from bot.dashboard.signin import SignInStore
+from bot.events import Platform
+from bot.report import Report, ReportOptions, build_report, gather
+from bot.report.charts import Value
+from bot.report.insight import ThemeInsight
+from bot.report.markers import shipped_markers
+from bot.report.model import ChannelKey, ReportSource
+from bot.report.quotes import printable
+from bot.report.sections import PLATFORM_LABELS
+from bot.report.text import clean, content, grams
+from bot.timeutil import IsoWeek
+
+CACHED_REPORTS = 4
+MAX_PHRASE_REPLIES = 100
+MEASURES = ("replies", "reactions", "participants")
+SORTS = ("replies", "reactions", "participants", "posted", "theme")
+
+
+class DashboardSource(ReportSource, SignInStore, Protocol):
+    """What the dashboard reads (``storage.repository.Repository`` on a connection of the dashboard's own)."""
+
+    def data_version(self) -> int: ...
+    def dashboard_channels(self) -> list[ChannelKey]: ...
+
+
+class NoSuchPage(LookupError):
+    """A theme or phrase the page cannot show (unknown, or its text withheld): the page does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeView:
+    report: Report  # of the filters without the theme
+    insight: ThemeInsight
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseView:
+    theme: ThemeView
+    phrase: str
+    members: int  # members who used it (at least the phrase threshold)
+    replies: tuple[str, ...]  # consented replies using it, as quotes are printed: no mentions, no markup
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRow:
+    post_id: int
+    prompt: str
+    theme: str
+    platform: Platform
+    channel: str  # readable label
+    posted_at: datetime
+    figures: dict[str, Value]  # replies, reactions, participants: a number, or what its place reads
+
+
+@dataclass(frozen=True, slots=True)
+class PromptsView:
+    report: Report
+    rows: tuple[PromptRow, ...]
+    sort: str
+    descending: bool
+
+
+def channel_label(report: Report, channel: ChannelKey) -> str:
+    name = report.data.channel_names.get(channel)
+    platform = PLATFORM_LABELS[channel[0]]
+    return f"{platform} · {name}" if name else f"{platform} channel {channel[1]}"
+
+
+class Views:
+    def __init__(
+        self, source: DashboardSource, settings: Settings, themes: tuple[str, ...], clock: Callable[[], datetime]
+    ) -> None:
+        self.source = source
+        self.settings = settings
+        self.themes = themes
+        self.clock = clock
+        self.options = ReportOptions(
+            min_group_size=settings.min_group_size,
+            report_min_members=getattr(settings, "report_min_members", 10),
+            title="Engagement dashboard",
+        )
+        self._reports: OrderedDict[tuple[Filters, int], Report] = OrderedDict()
+
+    # -- filters and the report behind a page ----------------------------------------------------------------------
+
+    def filters(self, query: Mapping[str, str]) -> Filters:
+        """The filters of a query string (UsageError when a value is wrong); the default period ends last week."""
+        now, tz = self.clock(), self.settings.timezone
+        return parse_filters(query, default_last=IsoWeek.containing(now, tz).previous(), now=now, tz=tz)
+
+    def report(self, filters: Filters) -> Report:
+        """The report of the posts ``filters`` select, remembered until the database changes."""
+        key = (filters, self.source.data_version())
+        report = self._reports.get(key)
+        if report is None:
+            source: ReportSource = FilteredSource(self.source, filters) if filters.narrowed else self.source
+            themes = (filters.theme,) if filters.theme is not None else self.themes
+            data = gather(
+                source,
+                filters.first,
+                filters.last,
+                self.settings.timezone,
+                quote_emoji=self.settings.quote_emoji,
+                themes=themes,
+            )
+            report = self._reports[key] = build_report(data, self.options)
+            while len(self._reports) > CACHED_REPORTS:
+                self._reports.popitem(last=False)
+        self._reports.move_to_end(key)
+        return report
+
+    def channels(self) -> list[tuple[ChannelKey, str]]:
+        """Every channel with posts, with its readable name where known, for the channel filter."""
+        channels = self.source.dashboard_channels()
+        names = self.source.channel_names(channels)
+        labelled = []
+        for channel in channels:
+            platform = PLATFORM_LABELS[channel[0]]
+            name = names.get(channel)
+            labelled.append((channel, f"{platform} · {name}" if name else f"{platform} channel {channel[1]}"))
+        return sorted(labelled, key=lambda item: (item[0][0].value, item[1]))
+
+    # -- pages -------------------------------------------------------------------------------------------------------
+
+    def theme(self, filters: Filters) -> ThemeView:
+        if filters.theme is None:
+            raise NoSuchPage("no theme")
+        report = self.report(filters.without_theme())
+        found = [t for t in report.insights.themes if t.theme == filters.theme]
+        if not found:
+            raise NoSuchPage(filters.theme)
+        return ThemeView(report, found[0])
+
+    def phrase(self, filters: Filters, phrase: str) -> PhraseView:
+        """The consented replies of the theme that use ``phrase``, one of the phrases its page lists."""
+        view = self.theme(filters)
+        listed = {p.text: p.members for p in view.insight.phrases}
+        if view.insight.withheld or phrase not in listed:
+            raise NoSuchPage(phrase)
+        markers = shipped_markers()
+        replies = []
+        for reply in view.report.data.replies:
+            if reply.theme != view.insight.theme or not reply.quote_ok or not reply.text.strip():
+                continue
+            if markers.is_endorsement(reply.text) or phrase not in grams(content(clean(reply.text))):
+                continue
+            text = printable(reply.text)
+            if text and text not in replies:
+                replies.append(text)
+            if len(replies) == MAX_PHRASE_REPLIES:
+                break
+        return PhraseView(view, phrase, listed[phrase], tuple(replies))
+
+    def prompts(self, filters: Filters, sort: str, descending: bool) -> PromptsView:
+        """Every post of the period (made in it, or with activity in it) and its engagement, sorted by what is shown:
+        a withheld figure sorts after every shown one, whatever the order, so the order gives nothing away."""
+        if sort not in SORTS:
+            raise NoSuchPage(sort)
+        report = self.report(filters)
+        f = report.figures
+        rows = [
+            PromptRow(
+                item.post.id,
+                item.post.prompt,
+                item.post.theme,
+                item.post.platform,
+                channel_label(report, (item.post.platform, item.post.channel_id)),
+                item.post.posted_at,
+                {m: f.show("post", item.post.id, m) for m in MEASURES},
+            )
+            for item in report.data.period.by_post
+        ]
+        rows.sort(key=lambda row: (row.posted_at, row.post_id))  # ties stay in posting order (sorts are stable)
+        if sort in MEASURES:
+            shown = [row for row in rows if not isinstance(row.figures[sort], str)]
+            withheld = [row for row in rows if isinstance(row.figures[sort], str)]
+            shown.sort(key=lambda row: float(row.figures[sort]), reverse=descending)
+            rows = shown + withheld
+        elif sort == "theme":
+            rows.sort(key=lambda row: row.theme.casefold(), reverse=descending)
+        elif descending:
+            rows.reverse()
+        return PromptsView(report, tuple(rows), sort, descending)
