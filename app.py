@@ -123,6 +123,11 @@ def build_parser() -> Parser:
         "--new-link", metavar="MEMBER", help="print a sign-in link for this admin (a loopback public_url only)"
     )
     _db_argument(sessions)
+
+    local = sub.add_parser("dashboard-local", help="the dashboard alone, on 127.0.0.1, with a sign-in link")
+    local.add_argument("--as", dest="member", metavar="MEMBER", help="the admin to sign in (default: the only admin)")
+    local.add_argument("--port", type=_port, default=3978, help="port on 127.0.0.1 (default: 3978)")
+    _db_argument(local)
     return parser
 
 
@@ -137,6 +142,13 @@ def _positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return number
+
+
+def _port(value: str) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1-65535)")
     return number
 
 
@@ -237,6 +249,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(serve(settings))
 
 
+def cmd_dashboard_local(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.dashboard.local import serve_local
+
+    return asyncio.run(serve_local(settings, args.db, args.port, args.member))
+
+
 def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.teams_package import build_package
 
@@ -278,6 +296,7 @@ COMMANDS = {
     "teams-package": cmd_teams_package,
     "reconcile": cmd_reconcile,
     "dashboard-sessions": cmd_dashboard_sessions,
+    "dashboard-local": cmd_dashboard_local,
 }
 
 

@@ -8,7 +8,7 @@
 - Every other request needs an active session whose member is still an admin: 401 without one (unknown, expired or
   ended), 403 when its member is no longer an admin (the session ends).
 - Every POST needs the form's CSRF value, and is refused when the browser says it comes from another site
-  (``Origin`` other than ``public_url``, ``Sec-Fetch-Site: cross-site``): 403, and nothing changes.
+  (an ``Origin`` other than ``public_url``'s, ``Sec-Fetch-Site`` other than ``same-origin``): 403, nothing changes.
 """
 
 from __future__ import annotations
@@ -101,9 +101,12 @@ class Auth:
 
     def check_post(self, request: web.Request, sent: object, expected: str | None) -> None:
         """A POST's origin and CSRF value, else 403 (checked before anything changes)."""
+        # With Referrer-Policy no-referrer a browser sends "Origin: null" on a form POST: only a real origin is
+        # compared. Sec-Fetch-Site tells same-origin from any other site (a sibling subdomain included).
         origin = request.headers.get("Origin")
-        if request.headers.get("Sec-Fetch-Site") == "cross-site" or (
-            origin is not None and _origin(origin) != _origin(self.dashboard.public_url)
+        site = request.headers.get("Sec-Fetch-Site")
+        if (site is not None and site not in ("same-origin", "none")) or (
+            origin not in (None, "null") and _origin(origin) != _origin(self.dashboard.public_url)
         ):
             raise refuse(403, CROSS_SITE)
         if expected is None or not isinstance(sent, str) or not same(sent, expected):

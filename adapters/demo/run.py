@@ -44,12 +44,14 @@ from bot.summary import render_text
 from bot.timeutil import IsoWeek, utc_now
 from storage.repository import Repository
 
+DEMO_ADMIN = "slack:UDEMOADMIN"
+
 
 def demo_settings(settings: Settings, db: Path, slack_api: str, secret: str) -> Settings:
     return replace(
         settings,
         database=str(db),
-        admins=frozenset({"slack:UDEMOADMIN", "teams:29:1demoadmin"}),
+        admins=frozenset({DEMO_ADMIN, "teams:29:1demoadmin"}),
         channels=(
             ChannelConfig(Platform.SLACK, SLACK_CHANNEL),
             ChannelConfig(Platform.SLACK, SLACK_WORKFORCE, WORKFORCE_THEMES),
@@ -208,6 +210,8 @@ async def run_demo(settings: Settings, db: Path, *, weeks: int, seed: int) -> in
         f"  .venv/bin/engagebot export --db {db} --week {last_week}\n"
         f"  .venv/bin/engagebot report --db {db} --from {first_week} --to {last_week} --output report.html\n"
         f"  .venv/bin/pip install datasette && .venv/bin/datasette {db}\n"
-        f"\nThe leadership report of these {weeks} weeks (open it in a browser):\n{report}"
+        f"\nThe leadership report of these {weeks} weeks (open it in a browser):\n{report}\n"
+        f"\nBrowse it in the dashboard, on this machine only (prints a sign-in link):\n"
+        f"  .venv/bin/engagebot dashboard-local --db {db} --as {DEMO_ADMIN}"
     )
     return 0

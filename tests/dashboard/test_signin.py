@@ -219,11 +219,15 @@ async def test_a_post_without_the_forms_values_is_refused_and_the_link_still_wor
         assert SESSION not in set_cookies(response)
     cross = await empty.post(path, {"csrf": csrf}, cookies={SIGNIN: nonce}, headers={"Origin": "https://evil.example"})
     assert cross.status == 403
-    sent = await empty.post(path, {"csrf": csrf}, cookies={SIGNIN: nonce}, headers={"Sec-Fetch-Site": "cross-site"})
-    assert sent.status == 403
+    for where in ("cross-site", "same-site"):  # same-site: another subdomain of the same site
+        sent = await empty.post(path, {"csrf": csrf}, cookies={SIGNIN: nonce}, headers={"Sec-Fetch-Site": where})
+        assert sent.status == 403
+    forged_null = {"Origin": "null", "Sec-Fetch-Site": "cross-site"}  # e.g. a sandboxed frame elsewhere
+    assert (await empty.post(path, {"csrf": csrf}, cookies={SIGNIN: nonce}, headers=forged_null)).status == 403
     assert (unused(empty), sessions(empty)) == (2, 0)
 
-    same_site = {"Origin": "https://engagebot.example.org", "Sec-Fetch-Site": "same-origin"}
+    # What a browser sends from the page itself: under Referrer-Policy no-referrer, "Origin: null".
+    same_site = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
     assert (await empty.post(path, {"csrf": csrf}, cookies={SIGNIN: nonce}, headers=same_site)).status == 303
     assert (unused(empty), sessions(empty)) == (1, 1)
 
