@@ -110,7 +110,8 @@ class Pages:
     @staticmethod
     async def home(request: web.Request) -> web.Response:
         """``/dashboard`` without its slash: to the overview, with the query string."""
-        location = HOME + (f"?{request.query_string}" if request.query_string else "")
+        query = request.rel_url.raw_query_string  # as sent, still percent-encoded: nothing to inject
+        location = HOME + (f"?{query}" if query else "")
         return web.Response(status=308, headers={"Location": location})
 
 

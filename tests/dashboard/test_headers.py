@@ -50,6 +50,7 @@ async def test_every_response_carries_the_security_headers(community: Site):
 
     requests = [
         ("GET", "/dashboard", None, 308),
+        ("GET", "/dashboard?to=2026-W40&x=%0d%0aSet-Cookie:%20a=b", None, 308),
         ("GET", "/dashboard/", cookie, 200),
         ("GET", "/dashboard/?to=2026-W40&weeks=4&platform=slack", cookie, 200),
         ("GET", "/dashboard/theme?theme=Workforce&to=2026-W40", cookie, 200),
@@ -80,6 +81,9 @@ async def test_every_response_carries_the_security_headers(community: Site):
             response = await community.post(path, {}, cookies=cookies)
         assert response.status == status, (method, path, await response.text())
         assert_secured(response, (method, path))
+    moved = await community.get("/dashboard?to=2026-W40&x=%0d%0aSet-Cookie:%20a=b")
+    assert moved.headers["Location"].lower() == "/dashboard/?to=2026-w40&x=%0d%0aset-cookie:%20a=b"
+    assert "Set-Cookie" not in moved.headers
     out = await community.post("/dashboard/logout", {"csrf": csrf_of(page)}, cookies=cookie)
     assert out.status == 303
     assert_secured(out, "sign-out redirect")
