@@ -133,6 +133,6 @@ def open_dashboard(settings: Settings, repo: Repository, themes: tuple[str, ...]
     from adapters.dashboard.site import Dashboard
 
     if repo.path == ":memory:":  # a second connection would see another, empty database
-        return Dashboard(settings, repo, themes)  # type: ignore[arg-type]  # TEMPORARY: until storage's ReportSource
+        return Dashboard(settings, repo, themes)
     own = Repository.open(repo.path, migrate=False)
-    return Dashboard(settings, own, themes, close_store=own.close)  # type: ignore[arg-type]  # TEMPORARY
+    return Dashboard(settings, own, themes, close_store=own.close)

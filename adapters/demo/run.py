@@ -210,8 +210,8 @@ async def run_demo(settings: Settings, db: Path, *, weeks: int, seed: int) -> in
         f"  .venv/bin/engagebot export --db {db} --week {last_week}\n"
         f"  .venv/bin/engagebot report --db {db} --from {first_week} --to {last_week} --output report.html\n"
         f"  .venv/bin/pip install datasette && .venv/bin/datasette {db}\n"
-        f"\nThe leadership report of these {weeks} weeks (open it in a browser):\n{report}\n"
         f"\nBrowse it in the dashboard, on this machine only (prints a sign-in link):\n"
-        f"  .venv/bin/engagebot dashboard-local --db {db} --as {DEMO_ADMIN}"
+        f"  .venv/bin/engagebot dashboard-local --db {db} --as {DEMO_ADMIN}\n"
+        f"\nThe leadership report of these {weeks} weeks (open it in a browser):\n{report}"
     )
     return 0

@@ -37,10 +37,7 @@ class Filters:
 
     @property
     def first(self) -> IsoWeek:
-        week = self.last
-        for _ in range(self.weeks - 1):
-            week = week.previous()
-        return week
+        return self.last.back(self.weeks - 1)
 
     @property
     def narrowed(self) -> bool:

@@ -26,7 +26,7 @@ from bot.report.insight import ThemeInsight
 from bot.report.markers import shipped_markers
 from bot.report.model import ChannelKey, ReportSource
 from bot.report.quotes import printable
-from bot.report.sections import PLATFORM_LABELS
+from bot.report.sections import PLATFORM_LABELS, channel_labels
 from bot.report.text import clean, content, grams
 from bot.timeutil import IsoWeek
 
@@ -80,10 +80,12 @@ class PromptsView:
     descending: bool
 
 
-def channel_label(report: Report, channel: ChannelKey) -> str:
-    name = report.data.channel_names.get(channel)
+def channel_choice(channel: ChannelKey, name: str | None) -> str:
+    """How the channel filter names a channel: as the report does when its name is known, else by its id."""
     platform = PLATFORM_LABELS[channel[0]]
-    return f"{platform} · {name}" if name else f"{platform} channel {channel[1]}"
+    if not name:
+        return f"{platform} channel {channel[1]}"
+    return f"{platform} · " + ("#" + name.lstrip("#") if channel[0] is Platform.SLACK else name)
 
 
 class Views:
@@ -96,7 +98,7 @@ class Views:
         self.clock = clock
         self.options = ReportOptions(
             min_group_size=settings.min_group_size,
-            report_min_members=getattr(settings, "report_min_members", 10),
+            report_min_members=settings.report_min_members,
             title="Engagement dashboard",
         )
         self._reports: OrderedDict[tuple[Filters, int], Report] = OrderedDict()
@@ -133,11 +135,7 @@ class Views:
         """Every channel with posts, with its readable name where known, for the channel filter."""
         channels = self.source.dashboard_channels()
         names = self.source.channel_names(channels)
-        labelled = []
-        for channel in channels:
-            platform = PLATFORM_LABELS[channel[0]]
-            name = names.get(channel)
-            labelled.append((channel, f"{platform} · {name}" if name else f"{platform} channel {channel[1]}"))
+        labelled = [(channel, channel_choice(channel, names.get(channel))) for channel in channels]
         return sorted(labelled, key=lambda item: (item[0][0].value, item[1]))
 
     # -- pages -------------------------------------------------------------------------------------------------------
@@ -177,14 +175,14 @@ class Views:
         if sort not in SORTS:
             raise NoSuchPage(sort)
         report = self.report(filters)
-        f = report.figures
+        f, labels = report.figures, channel_labels(report)
         rows = [
             PromptRow(
                 item.post.id,
                 item.post.prompt,
                 item.post.theme,
                 item.post.platform,
-                channel_label(report, (item.post.platform, item.post.channel_id)),
+                labels[item.post.platform, item.post.channel_id],
                 item.post.posted_at,
                 {m: f.show("post", item.post.id, m) for m in MEASURES},
             )

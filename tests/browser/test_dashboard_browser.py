@@ -149,11 +149,14 @@ def test_an_admin_signs_in_from_slack_and_browses_by_theme_and_phrase(
         if not consented(voice):
             assert printable(voice.workforce) not in body
 
+    assert problems == []
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live.origin}/dashboard/signed-out")
-    page.goto(f"{live.origin}/dashboard/")
-    assert page.locator("h1").inner_text() == "Please sign in"
-
     assert problems == []
+    response = page.goto(f"{live.origin}/dashboard/")
+    assert response is not None
+    assert response.status == 401
+    assert page.locator("h1").inner_text() == "Please sign in"
+    assert problems == ["error: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
     assert requests
     assert all(url.startswith(f"{live.origin}/dashboard") for url in requests), requests

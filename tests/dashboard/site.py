@@ -273,15 +273,6 @@ async def site(
         async with fake.serve() as api:
             settings = load_settings(settings_env(tmp_path, api, admins=admins, config=config), cwd=tmp_path)
             runtime = Runtime.build(settings)
-            if runtime.dashboard is not None:  # TEMPORARY until storage implements ReportSource
-                from adapters.dashboard.site import Dashboard
-                from tests.report_community import RepositoryReportSource
-
-                runtime.dashboard.close()
-                own = RepositoryReportSource.open(runtime.repo.path, migrate=False)
-                runtime.dashboard = Dashboard(
-                    settings, own, runtime.engagement.library.theme_names(), close_store=own.close
-                )
             assert runtime.teams is not None
             runtime.teams.poster.now = lambda: POSTED + timedelta(seconds=5)
             runtime.teams.poster.base_delay = 0.0
