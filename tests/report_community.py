@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.capture import Capture
@@ -155,27 +155,39 @@ class Page(HTMLParser):
             text = "".join(parts)
             if self._open:
                 self._open[-1][2].append(text)
-            if name == "style":
-                self.styles.append(text)
-            elif name == "desc":
-                self.descs[str(attrs.get("id"))] = text
-            elif name == "blockquote":
-                self.quotes.append(text)
-            elif name == "li" and self._open and self._open[-1][1].get("class") == "phrases":
-                self.phrases.append(text)
+            self.closed(name, attrs, text)
             if name == tag:
                 break
+
+    def closed(self, name: str, attrs: dict[str, str | None], text: str) -> None:
+        """An element ended, with ``text`` inside it (its parent, if any, is ``self._open[-1]``)."""
+        if name == "style":
+            self.styles.append(text)
+        elif name == "desc":
+            self.descs[str(attrs.get("id"))] = text
+        elif name == "blockquote":
+            self.quotes.append(text)
+        elif name == "li" and self._open and self._open[-1][1].get("class") == "phrases":
+            self.phrases.append(text)
 
     def handle_data(self, data: str) -> None:
         if self._open:
             self._open[-1][2].append(data)
 
 
-def parse(html: str) -> Page:
-    page = Page()
+P = TypeVar("P", bound=Page)
+
+
+def parse_as(html: str, kind: type[P]) -> P:
+    """``html`` read by a parser of ``kind`` (Page or a subclass that collects more)."""
+    page = kind()
     page.feed(html)
     page.close()
     return page
+
+
+def parse(html: str) -> Page:
+    return parse_as(html, Page)
 
 
 def wordings(point: str) -> re.Pattern[str]:

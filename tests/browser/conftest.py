@@ -8,9 +8,12 @@ is one the page asked for. `make test-browser` installs Playwright; `.ci/run` in
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +47,30 @@ def browser_context(tmp_path: Path) -> Iterator[object]:
             yield context
         finally:
             context.close()
+
+
+@dataclass
+class Watched:
+    """A page whose every request and every console error or warning (a CSP violation is one) is recorded."""
+
+    page: Any
+    requests: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def watched_page(context: Any, allowed: str) -> Watched:
+    """A new page of ``context`` that may fetch only addresses matching the regular expression ``allowed``: anything
+    else is refused as well as recorded, so a regression cannot reach out."""
+    watched = Watched(None)
+    context.on("request", lambda request: watched.requests.append(request.url))
+    context.route(re.compile(rf"^(?!{allowed}).*"), lambda route: route.abort())
+    page = context.new_page()
+
+    def console(msg: Any) -> None:
+        if msg.type in ("error", "warning"):
+            watched.problems.append(f"{msg.type}: {msg.text}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda err: watched.problems.append(f"page error: {err}"))
+    watched.page = page
+    return watched

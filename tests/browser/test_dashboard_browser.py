@@ -17,6 +17,7 @@ import pytest
 
 from bot.report.html import minutes
 from bot.report.quotes import printable
+from tests.browser.conftest import watched_page
 from tests.cli_support import run
 from tests.dashboard.site import LINK, VOICES, WEEK, Site, consented, seed, site
 from tests.serving import free_port
@@ -90,15 +91,8 @@ def test_an_admin_signs_in_from_slack_and_browses_by_theme_and_phrase(
     (link,) = LINK.findall(ack["text"])
     assert link.startswith(f"{live.origin}/dashboard/login/")
 
-    requests: list[str] = []
-    problems: list[str] = []
-    browser_context.on("request", lambda request: requests.append(request.url))
-    browser_context.route(re.compile(rf"^(?!{re.escape(live.origin)}/).*"), lambda route: route.abort())
-    page = browser_context.new_page()
-    page.on(
-        "console", lambda msg: problems.append(f"{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
-    )
-    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    watched = watched_page(browser_context, re.escape(live.origin) + "/")  # nothing leaves 127.0.0.1
+    page, requests, problems = watched.page, watched.requests, watched.problems
 
     page.goto(link)
     assert page.locator("button", has_text="Continue").is_visible()

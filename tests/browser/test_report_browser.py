@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app import main
+from tests.browser.conftest import watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -32,16 +33,8 @@ def test_the_demo_report_opens_offline_without_errors_or_requests_and_prints_to_
 ) -> None:
     url = demo_report.as_uri()
 
-    requests: list[str] = []
-    problems: list[str] = []
-    browser_context.on("request", lambda request: requests.append(request.url))
-    # Anything but the file itself is refused as well as recorded, so a regression cannot reach out.
-    browser_context.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())
-    page = browser_context.new_page()
-    page.on(
-        "console", lambda msg: problems.append(f"{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
-    )
-    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    watched = watched_page(browser_context, "file:")  # only the file itself
+    page, requests, problems = watched.page, watched.requests, watched.problems
     response = page.goto(url, wait_until="load")
     assert response is not None
     assert response.ok

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -128,6 +128,7 @@ class Site:
     connector: FakeTeamsConnector
     tmp_path: Path
     posts: dict[str, Any] = field(default_factory=dict)  # "slack:Workforce" -> PostRecord
+    events: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # Slack event ids
 
     # -- chat ------------------------------------------------------------------------------------------------------
 
@@ -174,6 +175,32 @@ class Site:
         assert len(found) == 1, text
         assert found[0].startswith(PUBLIC_URL + "/dashboard/login/")
         return urlsplit(found[0]).path
+
+    async def reply(self, voice: Voice, post: Any, text: str, at: datetime) -> None:
+        """``voice`` replies in the thread of ``post`` at ``at``, as its platform delivers it."""
+        if voice.platform == "slack":
+            ts = to_slack_ts(at)
+            await self._slack(
+                slack_thread_reply(text, thread_ts=post.message_id, user=voice.user_id, channel=CHANNEL, ts=ts)
+            )
+        else:
+            await self.teams(teams_channel_reply(text, root_id=post.message_id, **self._sender(voice, at)))
+
+    async def react(self, voice: Voice, post: Any, name: str, at: datetime) -> None:
+        """``voice`` reacts to ``post`` with ``name`` at ``at``."""
+        if voice.platform == "slack":
+            ts = to_slack_ts(at)
+            await self._slack(
+                slack_reaction_added(name, ts=post.message_id, user=voice.user_id, channel=CHANNEL, event_ts=ts)
+            )
+        else:
+            await self.teams(teams_message_reaction(name, reply_to_id=post.message_id, **self._sender(voice, at)))
+
+    async def _slack(self, event: dict[str, Any]) -> None:
+        await self.slack_event(event, f"EvDash{next(self.events):04d}")
+
+    def _sender(self, voice: Voice, at: datetime) -> dict[str, Any]:
+        return {"service_url": self.connector.url, "user_id": voice.user_id, "user_name": voice.name, "timestamp": at}
 
     # -- the browser's side ----------------------------------------------------------------------------------------
 
@@ -298,48 +325,15 @@ async def seed(site: Site) -> None:
         site.posts[f"teams:{theme}"] = await runtime.engagement.post_prompt(
             runtime.teams.poster, TEAMS_CHANNEL_ID, theme
         )
-    events = itertools.count(1)
     for n, voice in enumerate(VOICES, 1):
         at = POSTED + timedelta(minutes=10 * n)
         texts = [("Workforce", voice.workforce), ("Prevention", voice.prevention)]
         for theme, text in [(theme, text) for theme, text in texts if text]:
-            post = site.posts[f"{voice.platform}:{theme}"]
             at += timedelta(seconds=30)
-            if voice.platform == "slack":
-                reply = slack_thread_reply(
-                    text, thread_ts=post.message_id, user=voice.user_id, channel=CHANNEL, ts=to_slack_ts(at)
-                )
-                await site.slack_event(reply, f"EvDash{next(events):04d}")
-            else:
-                await site.teams(
-                    teams_channel_reply(
-                        text,
-                        root_id=post.message_id,
-                        service_url=site.connector.url,
-                        user_id=voice.user_id,
-                        user_name=voice.name,
-                        timestamp=at,
-                    )
-                )
+            await site.reply(voice, site.posts[f"{voice.platform}:{theme}"], text, at)
         reaction = QUOTE_EMOJI if voice.consent == "emoji" else voice.reaction
         if reaction:
-            post = site.posts[f"{voice.platform}:Workforce"]
-            if voice.platform == "slack":
-                event = slack_reaction_added(
-                    reaction, ts=post.message_id, user=voice.user_id, channel=CHANNEL, event_ts=to_slack_ts(at)
-                )
-                await site.slack_event(event, f"EvDash{next(events):04d}")
-            else:
-                await site.teams(
-                    teams_message_reaction(
-                        reaction,
-                        reply_to_id=post.message_id,
-                        service_url=site.connector.url,
-                        user_id=voice.user_id,
-                        user_name=voice.name,
-                        timestamp=at,
-                    )
-                )
+            await site.react(voice, site.posts[f"{voice.platform}:Workforce"], reaction, at)
         if voice.consent == "command":
             if voice.platform == "slack":
                 await site.slack_command("quote ok", voice.user_id)
