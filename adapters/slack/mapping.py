@@ -113,8 +113,15 @@ def reply_from_slack(body: Mapping[str, Any]) -> ReplyPosted | None:
     )
 
 
-def edit_from_slack(body: Mapping[str, Any]) -> ReplyEdited | None:
-    """``message_changed``: keyed on ``event.message.ts``; the thread root's own changes are ignored."""
+def edit_from_slack(body: Mapping[str, Any]) -> ReplyEdited | ReplyPosted | None:
+    """``message_changed``: keyed on ``event.message.ts``; the thread root's own changes are ignored.
+
+    Only a message carrying ``edited`` was changed by its author (at ``edited.ts``). Slack also sends
+    ``message_changed`` without ``edited`` when it changes a message itself: a link preview (unfurl) or file preview
+    added as ``attachments``, the copy that follows a reply also sent to the channel, language detection. The text
+    stays the member's, so that is no edit: it maps to the :class:`ReplyPosted` of the message as it stands, which
+    stores a reply whose own event was missed or is still on its way, and changes nothing that is stored.
+    """
     event = event_object(body)
     message = event.get("message")
     if not isinstance(message, dict):
@@ -125,22 +132,25 @@ def edit_from_slack(body: Mapping[str, Any]) -> ReplyEdited | None:
     thread_ts = _optional_text(message, "thread_ts")
     if thread_ts is None or thread_ts == ts:
         return None  # a top-level message, or the root updated because its thread grew
-    edited = message.get("edited")
-    edited_at = _ts(edited, "ts") if isinstance(edited, dict) and edited.get("ts") else _ts(event, "ts")
     text = message.get("text", "")
     if not isinstance(text, str):
         raise MalformedPayload("text must be a string")
-    return ReplyEdited(
-        platform=Platform.SLACK,
-        channel_id=_text(event, "channel"),
-        occurred_at=edited_at,
-        event_key=_event_key(body),
-        message_id=ts,
-        text=text,
-        thread_id=thread_ts,
-        original_at=_ts(message, "ts"),
-        user_id=_text(message, "user"),
-    )
+    common: dict[str, Any] = {
+        "platform": Platform.SLACK,
+        "channel_id": _text(event, "channel"),
+        "event_key": _event_key(body),
+        "message_id": ts,
+        "text": text,
+        "thread_id": thread_ts,
+        "user_id": _text(message, "user"),
+    }
+    edited = message.get("edited")
+    if edited is None:
+        return ReplyPosted(occurred_at=_ts(message, "ts"), **common)
+    if not isinstance(edited, dict):
+        raise MalformedPayload("edited must be an object")
+    edited_at = _ts(edited, "ts") if edited.get("ts") else _ts(event, "ts")
+    return ReplyEdited(occurred_at=edited_at, original_at=_ts(message, "ts"), **common)
 
 
 def deletion_from_slack(body: Mapping[str, Any]) -> ReplyDeleted | None:

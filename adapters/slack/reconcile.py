@@ -242,9 +242,10 @@ class Reconciler:
             }
         }
         try:
-            return edit_from_slack(body)
+            edit = edit_from_slack(body)
         except MalformedPayload:
             return None
+        return edit if isinstance(edit, ReplyEdited) else None
 
     async def _target_reactions(
         self, post: PostRecord, target: str, identity: Identity, result: ReconcileResult

@@ -17,6 +17,7 @@ __all__ = [
     "sign_slack",
     "slack_command_body",
     "slack_event_body",
+    "slack_link_unfurled",
     "slack_message",
     "slack_message_changed",
     "slack_message_deleted",
@@ -243,6 +244,66 @@ def slack_message_changed(
         "hidden": True,
         "ts": edit_ts,
         "event_ts": edit_ts,
+        "channel_type": "channel",
+    }
+
+
+def slack_link_unfurled(
+    *,
+    ts: str,
+    text: str,
+    url: str = "https://www.ipem.ac.uk/",
+    user: str = "U111",
+    channel: str = "C111",
+    thread_ts: str | None = None,
+    subtype: str | None = None,
+    event_ts: str | None = None,
+    team: str = SLACK_TEAM_ID,
+) -> dict[str, Any]:
+    """The ``message_changed`` Slack sends itself when it adds a link preview (an unfurl) to a member's message.
+
+    Shaped like the ones Slack delivers: the member's text unchanged, ``attachments`` added, and no ``edited`` (a
+    member's own edit always carries ``edited``). ``subtype="thread_broadcast"`` gives the message_changed Slack sends
+    right after a reply also sent to the channel, which has no attachment and no ``edited`` either.
+    """
+    event_ts = event_ts or next_slack_ts()
+    message: dict[str, Any] = {
+        "type": "message",
+        "text": text,
+        "user": user,
+        "team": team,
+        "ts": ts,
+        "client_msg_id": f"msg-{ts}",
+        "blocks": _rich_text(text),
+    }
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    if subtype:
+        message["subtype"] = subtype
+    previous = dict(message)
+    if subtype is None:
+        message["attachments"] = [
+            {
+                "id": 1,
+                "fallback": "IPEM: Institute of Physics and Engineering in Medicine",
+                "from_url": url,
+                "original_url": url,
+                "service_name": "IPEM",
+                "service_icon": url + "favicon.ico",
+                "title": "Institute of Physics and Engineering in Medicine",
+                "title_link": url,
+                "text": "The professional body for physicists, engineers and technologists in medicine.",
+            }
+        ]
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "message": message,
+        "previous_message": previous,
+        "channel": channel,
+        "hidden": True,
+        "ts": event_ts,
+        "event_ts": event_ts,
         "channel_type": "channel",
     }
 

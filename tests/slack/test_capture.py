@@ -14,6 +14,7 @@ from tests.fakes import (
     SLACK_BOT_ID,
     SLACK_BOT_USER_ID,
     next_slack_ts,
+    slack_link_unfurled,
     slack_message,
     slack_message_changed,
     slack_message_deleted,
@@ -81,6 +82,58 @@ async def test_edit_before_reply_stores_the_edited_reply(rig: Rig) -> None:
     [reply] = rig.rows("replies")
     assert reply["text"] == "edited"
     assert reply["created_at"] == to_db(from_slack_ts(reply_ts))
+
+
+async def test_link_unfurl_is_not_an_edit_by_the_member(rig: Rig) -> None:
+    post = await rig.post_prompt()
+    reply_ts = ts_at(post, 60)
+    text = "Our workforce plan: <https://www.ipem.ac.uk/|ipem.ac.uk>"
+    await rig.event(slack_thread_reply(text, thread_ts=post.message_id, channel=CHANNEL, ts=reply_ts))
+    unfurl_id = new_event_id()
+    await rig.event(
+        slack_link_unfurled(
+            ts=reply_ts, text=text, thread_ts=post.message_id, channel=CHANNEL, event_ts=ts_at(post, 63)
+        ),
+        event_id=unfurl_id,
+    )
+    [reply] = rig.rows("replies")
+    assert (reply["text"], reply["edited_at"]) == (text, None)
+    assert reply["created_at"] == to_db(from_slack_ts(reply_ts))
+    assert unfurl_id not in [r["event_key"] for r in rig.rows("seen_events")]  # nothing was stored for it
+    # The member's own edit afterwards is still an edit, at its own time.
+    await rig.event(
+        slack_message_changed(
+            ts=reply_ts, new_text="edited", thread_ts=post.message_id, channel=CHANNEL, edit_ts=ts_at(post, 90)
+        )
+    )
+    [reply] = rig.rows("replies")
+    assert (reply["text"], reply["edited_at"]) == ("edited", to_db(from_slack_ts(ts_at(post, 90))))
+
+
+async def test_the_copy_slack_sends_after_a_broadcast_reply_is_not_an_edit(rig: Rig) -> None:
+    post = await rig.post_prompt()
+    reply_ts = ts_at(post, 60)
+    text = "also to the channel"
+    await rig.event(slack_thread_broadcast(text, thread_ts=post.message_id, channel=CHANNEL, ts=reply_ts))
+    await rig.event(
+        slack_link_unfurled(
+            ts=reply_ts, text=text, thread_ts=post.message_id, channel=CHANNEL, subtype="thread_broadcast"
+        )
+    )
+    [reply] = rig.rows("replies")
+    assert (reply["text"], reply["edited_at"]) == (text, None)
+
+
+async def test_unfurl_before_its_reply_stores_the_reply_unedited(rig: Rig) -> None:
+    post = await rig.post_prompt()
+    reply_ts = ts_at(post, 60)
+    text = "See <https://www.ipem.ac.uk/|ipem.ac.uk>"
+    await rig.event(slack_link_unfurled(ts=reply_ts, text=text, thread_ts=post.message_id, channel=CHANNEL))
+    await rig.event(slack_thread_reply(text, thread_ts=post.message_id, channel=CHANNEL, ts=reply_ts))
+    [reply] = rig.rows("replies")
+    assert (reply["text"], reply["edited_at"]) == (text, None)
+    assert reply["created_at"] == to_db(from_slack_ts(reply_ts))
+    assert rig.summary(post)["totals"]["replies"] == 1
 
 
 async def test_delete_removes_reply_and_its_reactions(rig: Rig) -> None:
