@@ -60,7 +60,17 @@ class SlackAdapter:
     ) -> None:
         self.settings = settings
         self.capture = capture
-        self.client = build_client(settings)
+        # Bolt makes its client from the token. Given a client of ours instead, it also reads SLACK_BOT_TOKEN from
+        # the process environment and warns at every start that this token "will be unused".
+        self.app = AsyncApp(
+            token=settings.bot_token,
+            signing_secret=settings.signing_secret or "unused",  # Bolt's own check is off: see self.verifier
+            request_verification_enabled=False,
+            process_before_response=True,  # commit to SQLite before the 2xx (SPEC §11)
+            user_facing_authorize_error_message=AUTH_FAILED,
+            logger=logging.getLogger("slack_bolt.engagebot"),
+        )
+        self.client = build_client(settings, self.app.client)  # the API URL; the retries of reads and replies
         self.poster = SlackPoster(self.client)
         self.background = Background()
         self.names = SlackNames(self.client, names, self.background)
@@ -69,14 +79,6 @@ class SlackAdapter:
         # not a parse error); slack_sdk's SignatureVerifier is the very check Bolt would run.
         self.verifier: SignatureVerifier | None = (
             SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
-        )
-        self.app = AsyncApp(
-            client=self.client,
-            signing_secret=settings.signing_secret or "unused",  # Bolt's own check is off: see self.verifier
-            request_verification_enabled=False,
-            process_before_response=True,  # commit to SQLite before the 2xx (SPEC §11)
-            user_facing_authorize_error_message=AUTH_FAILED,
-            logger=logging.getLogger("slack_bolt.engagebot"),
         )
         self._socket: AsyncSocketModeHandler | None = None
         self._register()

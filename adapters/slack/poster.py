@@ -58,17 +58,20 @@ class AsyncTransientErrorRetryHandler(AsyncRetryHandler):
         return response is not None and response.status_code in TRANSIENT_STATUSES
 
 
-def build_client(settings: SlackSettings) -> AsyncWebClient:
-    """The Web API client for reads and replies: 429 honours Retry-After; connection failures and 5xx retry."""
-    return AsyncWebClient(
-        token=settings.bot_token,
-        base_url=settings.api_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncTransientErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+def build_client(settings: SlackSettings, client: AsyncWebClient | None = None) -> AsyncWebClient:
+    """The Web API client for reads and replies: 429 honours Retry-After; connection failures and 5xx retry.
+
+    ``client`` (Bolt's own, made from the same token) is pointed at the API URL and given these retries instead of
+    making a new one.
+    """
+    client = client or AsyncWebClient(token=settings.bot_token)
+    client.base_url = settings.api_url
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncTransientErrorRetryHandler(max_retry_count=2),
+    ]
+    return client
 
 
 def posting_client(client: AsyncWebClient) -> AsyncWebClient:

@@ -1,4 +1,5 @@
-"""Fake Slack Web API (aiohttp, 127.0.0.1): methods, the upload URLs of ``files_upload_v2`` and response URLs."""
+"""Fake Slack Web API (aiohttp, 127.0.0.1): methods, the upload URLs of ``files_upload_v2``, response URLs and a
+Socket Mode WebSocket."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 from tests.fakes.ids import MICROS, SLACK_APP_ID, SLACK_BOT_ID, SLACK_BOT_USER_ID, SLACK_TEAM_ID, format_ts
@@ -86,9 +87,17 @@ class FakeSlackAPI:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # called with each call that took effect, before the answer (e.g. to kill the caller between post and record)
     on_accept: Callable[[SlackCall], Awaitable[None] | None] | None = None
+    hang: set[str] = field(default_factory=set)  # methods ("*": all) never answered while the fake runs
+    refuse: set[str] = field(default_factory=set)  # methods ("*": all) whose connection is dropped unanswered
+    ws_url: str = ""  # apps.connections.open's URL; default: this fake's own Socket Mode WebSocket
+    envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)  # sent over Socket Mode
+    acks: list[dict[str, Any]] = field(default_factory=list)  # what Socket Mode clients sent back
+    sockets: int = 0  # Socket Mode connections opened so far
     _failures: dict[str, deque[_SlackFailure]] = field(default_factory=dict, init=False, repr=False)
     _after_accept: dict[str, deque[_AfterAccept]] = field(default_factory=dict, init=False, repr=False)
     _ts_counter: int = field(default=0, init=False, repr=False)
+    _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _open_sockets: set[web.WebSocketResponse] = field(default_factory=set, init=False, repr=False)
     _file_counter: int = field(default=0, init=False, repr=False)
 
     def app(self) -> web.Application:
@@ -97,6 +106,8 @@ class FakeSlackAPI:
         app.router.add_route("POST", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_post("/commands/{tail:.*}", self._response_url)
+        app.router.add_get("/socket", self._socket)
+        app.on_shutdown.append(self._release)
         return app
 
     @asynccontextmanager
@@ -106,6 +117,7 @@ class FakeSlackAPI:
         try:
             yield server
         finally:
+            self._released.set()  # let hanging calls end, so the server closes at once
             await server.close()
 
     def fail_next(
@@ -143,6 +155,12 @@ class FakeSlackAPI:
         method = request.match_info["method"]
         args = await _slack_request_args(request)
         self.calls.append({"method": method, "args": args, "auth": request.headers.get("Authorization")})
+        if self.refuse & {method, "*"} and request.transport is not None:
+            request.transport.close()  # the client sees the connection dropped, as with a broken network
+            return web.Response(status=503)
+        if self.hang & {method, "*"}:
+            await self._released.wait()
+            return web.Response(status=503)
         if method in self.delays:
             await asyncio.sleep(self.delays[method])
         queued = self._failures.get(method)
@@ -195,6 +213,8 @@ class FakeSlackAPI:
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
         if method == "conversations.history":
             return self._history(args)
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.ws_url or str(request.url.with_scheme("ws").with_path("/socket"))}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}  # Slack names it message_ts here, not ts
         if method == "conversations.open":  # the DM with a user; Slack answers with its channel id
@@ -320,6 +340,33 @@ class FakeSlackAPI:
             data = await request.read()
         upload.data = data
         return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: ``hello``, then each of ``envelopes``; what the client sends back goes to ``acks``."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets += 1
+        self._open_sockets.add(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": SLACK_APP_ID}})
+
+        async def pump() -> None:
+            while True:
+                await ws.send_json(await self.envelopes.get())
+
+        sender = asyncio.create_task(pump())
+        try:
+            async for message in ws:  # ends when the client closes the connection (or the fake shuts down)
+                if message.type == WSMsgType.TEXT:
+                    self.acks.append(json.loads(message.data))
+        finally:
+            sender.cancel()
+            self._open_sockets.discard(ws)
+        return ws
+
+    async def _release(self, app: web.Application) -> None:
+        self._released.set()
+        for ws in list(self._open_sockets):
+            await ws.close()
 
     async def _response_url(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
