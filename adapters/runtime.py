@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+NO_SLACK = {"enabled": False, "mode": None, "connected": None}
+
 
 @dataclass
 class Runtime:
@@ -95,7 +97,7 @@ class Runtime:
         body: dict[str, Any] = {
             "status": "ok" if ok else "unavailable",
             "schema_version": self.repo.schema_version() if ok else None,
-            "slack": self.slack is not None,
+            "slack": await self.slack.health() if self.slack is not None else NO_SLACK,
             "teams": {"enabled": self.teams is not None, "mode": self.teams.mode if self.teams is not None else None},
         }
         if self.scheduler is not None:

@@ -79,6 +79,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
             sock.close()
         raise
     stop = stop or asyncio.Event()
+    if runtime.slack is not None:
+        runtime.slack.on_fatal(stop.set)  # Slack refusing a token later stops the server too (raised below)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -86,7 +88,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
     runner = web.AppRunner(runtime.web_app(), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
     tasks: list[asyncio.Task[None]] = []
     try:
-        await runner.setup()
+        await runner.setup()  # raises ConfigError when Slack refuses a token (Socket Mode)
         for sock in sockets:
             await web.SockSite(runner, sock).start()
         logger.info(
@@ -108,4 +110,6 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
             sock.close()
         runtime.close()
         logger.info("stopped; database closed")
+    if runtime.slack is not None and runtime.slack.fatal is not None:
+        raise runtime.slack.fatal  # one line on stderr, exit code 2
     return 0

@@ -11,7 +11,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -28,15 +28,13 @@ from adapters.slack.commands import SlackCommands
 from adapters.slack.mapping import event_from_slack, event_object, valid_shape
 from adapters.slack.names import NameStore, SlackNames
 from adapters.slack.poster import SlackPoster, build_client
+from adapters.slack.socket_mode import SocketMode
 from bot.capture import Capture, Outcome
 from bot.commands import Commands
 from bot.config import SlackSettings
-from bot.errors import StorageError
+from bot.errors import ConfigError, StorageError
 from bot.events import ReactionAdded, ReplyEdited, ReplyPosted
 from bot.jsonbody import check_body
-
-if TYPE_CHECKING:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 logger = logging.getLogger(__package__)  # "adapters.slack" for every module of the package
 
@@ -80,7 +78,7 @@ class SlackAdapter:
         self.verifier: SignatureVerifier | None = (
             SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
         )
-        self._socket: AsyncSocketModeHandler | None = None
+        self.socket = SocketMode(self.app, self.client, settings.app_token) if settings.app_token else None
         self._register()
 
     # -- HTTP -------------------------------------------------------------------------------------------------------
@@ -130,19 +128,32 @@ class SlackAdapter:
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect Socket Mode when an app-level token is configured (no public Request URL needed then)."""
-        if not self.settings.app_token or self._socket is not None:
-            return  # HTTP mode, or already connected
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        """Connect Socket Mode when an app-level token is configured (see :mod:`adapters.slack.socket_mode`).
 
-        self._socket = AsyncSocketModeHandler(self.app, app_token=self.settings.app_token)
-        await self._socket.connect_async()  # type: ignore[no-untyped-call]
-        logger.info("slack socket mode connected")
+        Raises ConfigError when Slack refuses a token; never waits long for Slack.
+        """
+        if self.socket is not None:
+            await self.socket.start()
+
+    @property
+    def fatal(self) -> ConfigError | None:
+        """A token Slack refused after start (Socket Mode): ``serve`` stops with this error."""
+        return self.socket.fatal if self.socket is not None else None
+
+    def on_fatal(self, stop: Callable[[], None]) -> None:
+        """Call ``stop`` when :attr:`fatal` is set."""
+        if self.socket is not None:
+            self.socket.on_fatal = stop
+
+    async def health(self) -> dict[str, Any]:
+        """The ``slack`` object of ``/healthz``: Socket Mode reports whether its connection is up."""
+        if self.socket is None:
+            return {"enabled": True, "mode": "http", "connected": None}
+        return {"enabled": True, "mode": "socket", "connected": await self.socket.connected()}
 
     async def close(self) -> None:
-        if self._socket is not None:
-            await self._socket.close_async()  # type: ignore[no-untyped-call]
-            self._socket = None
+        if self.socket is not None:
+            await self.socket.close()
         await self.wait_idle()
 
     async def wait_idle(self) -> None:

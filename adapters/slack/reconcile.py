@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mapping import MalformedPayload, edit_from_slack, reply_from_slack
+from adapters.slack.probe import error_name
 from bot.capture import Capture, Outcome
 from bot.errors import AdapterError
 from bot.events import (
@@ -53,7 +53,6 @@ PAGE_SIZE = 200
 SETTLE = timedelta(seconds=60)  # what happened this close to reading the thread may still be on its way as an event
 ONE_MICROSECOND = timedelta(microseconds=1)
 API_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
-ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # Slack's error codes: "ratelimited", "thread_not_found", ...
 
 Progress = Callable[[int, int], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -124,7 +123,7 @@ class Reconciler:
                     await self._post(post, identity, result)
                 except API_ERRORS as err:  # only the error's code: a Slack error body can quote messages
                     result.posts_failed += 1
-                    logger.warning("reconcile post failed post_id=%s error=%s", post.id, _error_name(err))
+                    logger.warning("reconcile post failed post_id=%s error=%s", post.id, error_name(err))
                 except MalformedPayload:
                     result.posts_failed += 1
                     logger.warning("reconcile post failed post_id=%s error=malformed_response", post.id)
@@ -150,7 +149,7 @@ class Reconciler:
         try:
             data = await self._api(self.client.auth_test)
         except API_ERRORS as err:
-            raise AdapterError(f"Slack auth.test failed: {_error_name(err)}") from None
+            raise AdapterError(f"Slack auth.test failed: {error_name(err)}") from None
         user, bot = data.get("user_id"), data.get("bot_id")
         return Identity(user if isinstance(user, str) else None, bot if isinstance(bot, str) else None)
 
@@ -282,13 +281,3 @@ class Reconciler:
 
     def _apply(self, event: CaptureEvent) -> bool:
         return self.capture.apply(event) is Outcome.STORED
-
-
-def _error_name(err: Exception) -> str:
-    if isinstance(err, SlackApiError):
-        data = err.response.data if hasattr(err.response, "data") else None
-        code = data.get("error") if isinstance(data, dict) else None
-        if isinstance(code, str) and ERROR_CODE.match(code):
-            return code
-        return f"http_{err.response.status_code}"  # no code, or not one of Slack's: never echo it
-    return type(err).__name__

@@ -1,4 +1,5 @@
-"""`engagebot serve` with Slack as a real process, against the fake Slack API."""
+"""`engagebot serve` with Slack as a real process, against the fake Slack API answering, refusing or hanging:
+a refused token stops it with exit code 2 and one line; an unreachable Slack never holds up the server or SIGTERM."""
 
 from __future__ import annotations
 
@@ -49,6 +50,116 @@ async def health(serve: Serve) -> tuple[int, dict[str, Any]]:
 def error_lines(serve: Serve) -> list[str]:
     """What `engagebot` itself printed (log lines start with a timestamp)."""
     return [line for line in serve.log().splitlines() if line.startswith("engagebot:")]
+
+
+@pytest.mark.parametrize(
+    ("method", "variable", "fix"),
+    [
+        ("auth.test", "SLACK_BOT_TOKEN", "OAuth & Permissions"),
+        ("apps.connections.open", "SLACK_APP_TOKEN", "connections:write"),
+    ],
+)
+async def test_a_revoked_token_stops_serve_before_it_listens(
+    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve], method: str, variable: str, fix: str
+) -> None:
+    fake, url = slack
+    fake.fail_next(method, error="invalid_auth")
+    serve = Serve(tmp_path, url, **SOCKET_MODE)
+    processes.append(serve)
+    serve.start()
+    assert await serve.wait() == 2
+    [line] = error_lines(serve)
+    assert line.startswith(f"engagebot: {variable}: Slack refused this token (invalid_auth): "), line
+    assert fix in line
+    log = serve.log()
+    assert "Traceback" not in log
+    assert "listening" not in log  # it never served, and never started the scheduler
+    assert fake.calls_to("chat.postMessage") == []
+    assert fake.sockets == 0
+
+
+async def test_unreachable_slack_serves_at_once_and_connects_in_the_background(
+    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
+) -> None:
+    fake, url = slack
+    fake.refuse.add("*")  # every call's connection is dropped, as when Slack cannot be reached
+    serve = Serve(tmp_path, url, **SOCKET_MODE)
+    processes.append(serve)
+    serve.start()
+    await serve.wait_healthy()
+    status, body = await health(serve)
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["slack"] == {"enabled": True, "mode": "socket", "connected": False}
+    await eventually(lambda: "slack socket mode connect failed attempt=1 error=" in serve.log())
+    assert "retry_in=1s" in serve.log()
+
+    fake.refuse.clear()  # Slack is back: a later attempt connects
+    await eventually(lambda: fake.sockets == 1)
+    await eventually(lambda: "slack socket mode connected" in serve.log())
+    status, body = await health(serve)
+    assert (status, body["slack"]) == (200, {"enabled": True, "mode": "socket", "connected": True})
+    [opened, *_] = [call for call in fake.calls_to("apps.connections.open") if call["auth"]]
+    assert opened["auth"] == "Bearer xapp-1-process"
+
+    serve.signal(signal.SIGTERM)
+    assert await serve.wait() == 0
+    assert "stopped; database closed" in serve.log()
+    assert "Traceback" not in serve.log()
+
+
+async def test_a_token_refused_once_slack_is_reachable_stops_serve(
+    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
+) -> None:
+    fake, url = slack
+    fake.refuse.add("*")
+    serve = Serve(tmp_path, url, **SOCKET_MODE)
+    processes.append(serve)
+    serve.start()
+    await serve.wait_healthy()
+    await eventually(lambda: "slack socket mode connect failed attempt=1 error=" in serve.log())
+    fake.fail_next("auth.test", error="token_revoked")  # Slack is back, and the token was revoked meanwhile
+    fake.refuse.clear()
+    assert await serve.wait() == 2
+    [line] = error_lines(serve)
+    assert line.startswith("engagebot: SLACK_BOT_TOKEN: Slack refused this token (token_revoked): "), line
+    assert "stopped; database closed" in serve.log()
+    assert "Traceback" not in serve.log()
+    assert fake.sockets == 0
+
+
+async def test_sigterm_stops_serve_while_slack_hangs(
+    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
+) -> None:
+    fake, url = slack
+    fake.hang.add("apps.connections.open")  # accepted, never answered
+    serve = Serve(tmp_path, url, **SOCKET_MODE)
+    processes.append(serve)
+    serve.start()
+    await serve.wait_healthy()  # the start waits a few seconds at most for Slack
+    status, body = await health(serve)
+    assert (status, body["slack"]) == (200, {"enabled": True, "mode": "socket", "connected": False})
+    await eventually(lambda: len(fake.calls_to("apps.connections.open")) == 2)  # the background attempt hangs too
+    serve.signal(signal.SIGTERM)
+    assert await serve.wait() == 0  # Serve.wait gives up after 30 s
+    assert "stopped; database closed" in serve.log()
+    assert error_lines(serve) == []
+
+
+@pytest.mark.long  # waits out the start's bounded check of the tokens (5 s)
+async def test_sigterm_during_the_start_check_stops_serve(
+    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
+) -> None:
+    fake, url = slack
+    fake.hang.add("auth.test")
+    serve = Serve(tmp_path, url, **SOCKET_MODE)
+    processes.append(serve)
+    serve.start()
+    await eventually(lambda: len(fake.calls_to("auth.test")) == 1)  # serve is waiting for Slack, not yet listening
+    serve.signal(signal.SIGTERM)
+    assert await serve.wait() == 0
+    assert "stopped; database closed" in serve.log()
+    assert fake.calls_to("chat.postMessage") == []
 
 
 @pytest.mark.parametrize("mode", ["http", "socket"])

@@ -274,3 +274,10 @@ async def test_info_logs_hold_no_text_token_or_secret(rig: Rig, caplog: pytest.L
     assert "slack event type=message subtype=- outcome=ignored" in caplog.text
     for forbidden in (secret_text, TOKEN, SECRET):
         assert forbidden not in caplog.text
+
+
+async def test_healthz_reports_slack_over_http(rig: Rig) -> None:
+    response = await rig.client.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert (body["status"], body["slack"]) == ("ok", {"enabled": True, "mode": "http", "connected": None})

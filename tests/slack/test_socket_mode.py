@@ -58,6 +58,9 @@ async def test_socket_mode_captures_and_acks_after_commit(tmp_path: Path) -> Non
                 event = slack_event_body(slack_thread_reply("http", thread_ts=post.message_id, channel=CHANNEL), "E2")
                 response = await client.post("/slack/events", data=event, headers=sign_slack(event, SECRET))
                 assert response.status == 401
+                health = await client.get("/healthz")
+                assert health.status == 200
+                assert (await health.json())["slack"] == {"enabled": True, "mode": "socket", "connected": True}
             assert len(fake.calls_to("apps.connections.open")) == 1  # the app's startup did not connect again
         finally:
             await slack.close()
