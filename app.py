@@ -128,6 +128,9 @@ def build_parser() -> Parser:
     local.add_argument("--as", dest="member", metavar="MEMBER", help="the admin to sign in (default: the only admin)")
     local.add_argument("--port", type=_port, default=3978, help="port on 127.0.0.1 (default: 3978)")
     _db_argument(local)
+    sub.add_parser(
+        "check", help="check the setup: configuration, Slack and Teams credentials, channels, the next posts"
+    )
     return parser
 
 
@@ -237,15 +240,19 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(reconcile_now(settings, args.days))
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters.server import serve
-
+def _require_config(settings: Settings) -> None:
     if not settings.config_found:
         raise ConfigError(
             f"not found: start from the example (cp {EXAMPLE_CONFIG} {Path(settings.config_path).name}), then set "
             "your channels and admins; or point ENGAGEBOT_CONFIG at your file",
             source=settings.config_path,
         )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.server import serve
+
+    _require_config(settings)
     return asyncio.run(serve(settings))
 
 
@@ -253,6 +260,13 @@ def cmd_dashboard_local(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.dashboard.local import serve_local
 
     return asyncio.run(serve_local(settings, args.db, args.port, args.member))
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.check import run_check
+
+    _require_config(settings)
+    return asyncio.run(run_check(settings))
 
 
 def cmd_teams_package(settings: Settings, args: argparse.Namespace) -> int:
@@ -297,6 +311,7 @@ COMMANDS = {
     "reconcile": cmd_reconcile,
     "dashboard-sessions": cmd_dashboard_sessions,
     "dashboard-local": cmd_dashboard_local,
+    "check": cmd_check,
 }
 
 

@@ -79,6 +79,8 @@ class FakeSlackAPI:
     channel_names: dict[str, str] = field(default_factory=dict)  # channel id -> name (its id lower-cased if unset)
     replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (channel, thread_ts) -> msgs
     reactions: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (channel, ts) -> reactions
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> conversations.info fields to override
+    missing_channels: set[str] = field(default_factory=set)  # ids conversations.info answers channel_not_found for
     calls: list[SlackCall] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # JSON bodies POSTed to /commands/...
     uploads: dict[str, UploadedFile] = field(default_factory=dict)  # file id -> upload
@@ -217,16 +219,17 @@ class FakeSlackAPI:
             return {"ok": True, "url": self.ws_url or str(request.url.with_scheme("ws").with_path("/socket"))}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}  # Slack names it message_ts here, not ts
+        if method == "conversations.info":
+            channel_id = str(args.get("channel", ""))
+            if channel_id in self.missing_channels:
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": self._channel(channel_id)}
         if method == "conversations.open":  # the DM with a user; Slack answers with its channel id
             return {"ok": True, "channel": {"id": f"D{args.get('users')}"}}
         if method in ("chat.update", "chat.delete"):
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
         if method == "users.info":
             return {"ok": True, "user": self._user(str(args.get("user", "")))}
-        if method == "conversations.info":
-            channel = str(args.get("channel", ""))
-            name = self.channel_names.get(channel, channel.lower())
-            return {"ok": True, "channel": {"id": channel, "name": name, "is_channel": True, "is_member": True}}
         if method == "conversations.replies":
             key = (str(args.get("channel")), str(args.get("ts")))
             if key not in self.replies:
@@ -283,6 +286,32 @@ class FakeSlackAPI:
             "messages": page,
             "has_more": more,
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _channel(self, channel_id: str) -> dict[str, Any]:
+        """A channel as conversations.info shows it to the bot, a member of it; ``channels[id]`` overrides any field."""
+        given = self.channels.get(channel_id, {})
+        private = bool(given.get("is_private", False))
+        return {
+            "id": channel_id,
+            "name": self.channel_names.get(channel_id, channel_id.lower()),
+            "is_channel": not private,
+            "is_group": private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": private,
+            "created": 1700000000,
+            "is_archived": False,
+            "is_general": False,
+            "is_shared": False,
+            "is_ext_shared": False,
+            "is_org_shared": False,
+            "context_team_id": self.team_id,
+            "creator": "UCREATOR",
+            "is_member": True,
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+            **given,
         }
 
     def _user(self, user_id: str) -> dict[str, Any]:
