@@ -74,8 +74,8 @@ class Report:
             print("engagebot check: all is well", file=self.out)
         else:
             print(
-                f"engagebot check: {problems} problem{'s' if problems > 1 else ''}: fix them as shown above, "
-                "then run engagebot check again",
+                f"engagebot check: {problems} problem{'s' if problems > 1 else ''}: fix "
+                f"{'them' if problems > 1 else 'it'} as shown above, then run engagebot check again",
                 file=self.out,
             )
 
