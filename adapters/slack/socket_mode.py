@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.probe import API_ERRORS, TokenRefused, error_name, open_socket_url, verify_bot_token
@@ -43,7 +44,13 @@ class SocketMode:
 
     def __init__(self, app: AsyncApp, client: AsyncWebClient, app_token: str) -> None:
         self.app = app
-        self.client = client
+        # The adapter's client, without its retries of dropped connections: here each attempt is one try, and
+        # this loop, with its longer delays, does the retrying.
+        self.client = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+        )
         self.app_token = app_token
         self.fatal: ConfigError | None = None  # a token Slack refused after start: serve stops with it
         self.on_fatal: Callable[[], None] | None = None
