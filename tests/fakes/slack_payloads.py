@@ -203,6 +203,27 @@ def slack_thread_broadcast(
     return event
 
 
+def _version(text: str, user: str, team: str, ts: str) -> dict[str, Any]:
+    """One version of a member's message, as ``message`` and ``previous_message`` of a ``message_changed`` hold it."""
+    return {"type": "message", "text": text, "user": user, "team": team, "ts": ts, "blocks": _rich_text(text)}
+
+
+def _message_changed(
+    message: dict[str, Any], previous: dict[str, Any], *, channel: str, event_ts: str
+) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "message": message,
+        "previous_message": previous,
+        "channel": channel,
+        "hidden": True,
+        "ts": event_ts,
+        "event_ts": event_ts,
+        "channel_type": "channel",
+    }
+
+
 def slack_message_changed(
     *,
     ts: str,
@@ -216,36 +237,11 @@ def slack_message_changed(
 ) -> dict[str, Any]:
     """An edit: the new version in ``message`` (``ts`` = the original ts), the old one in ``previous_message``."""
     edit_ts = edit_ts or next_slack_ts()
-    message: dict[str, Any] = {
-        "type": "message",
-        "text": new_text,
-        "user": user,
-        "team": team,
-        "ts": ts,
-        "edited": {"user": user, "ts": edit_ts},
-        "blocks": _rich_text(new_text),
-    }
-    previous: dict[str, Any] = {
-        "type": "message",
-        "text": old_text,
-        "user": user,
-        "team": team,
-        "ts": ts,
-        "blocks": _rich_text(old_text),
-    }
+    message = {**_version(new_text, user, team, ts), "edited": {"user": user, "ts": edit_ts}}
+    previous = _version(old_text, user, team, ts)
     if thread_ts:
         message["thread_ts"] = previous["thread_ts"] = thread_ts
-    return {
-        "type": "message",
-        "subtype": "message_changed",
-        "message": message,
-        "previous_message": previous,
-        "channel": channel,
-        "hidden": True,
-        "ts": edit_ts,
-        "event_ts": edit_ts,
-        "channel_type": "channel",
-    }
+    return _message_changed(message, previous, channel=channel, event_ts=edit_ts)
 
 
 def slack_link_unfurled(
@@ -266,46 +262,27 @@ def slack_link_unfurled(
     member's own edit always carries ``edited``). ``subtype="thread_broadcast"`` gives the message_changed Slack sends
     right after a reply also sent to the channel, which has no attachment and no ``edited`` either.
     """
-    event_ts = event_ts or next_slack_ts()
-    message: dict[str, Any] = {
-        "type": "message",
-        "text": text,
-        "user": user,
-        "team": team,
-        "ts": ts,
-        "client_msg_id": f"msg-{ts}",
-        "blocks": _rich_text(text),
-    }
+    message = {**_version(text, user, team, ts), "client_msg_id": f"msg-{ts}"}
     if thread_ts:
         message["thread_ts"] = thread_ts
     if subtype:
         message["subtype"] = subtype
     previous = dict(message)
     if subtype is None:
+        preview = {"title": "Institute of Physics and Engineering in Medicine", "service_name": "IPEM"}
         message["attachments"] = [
             {
                 "id": 1,
-                "fallback": "IPEM: Institute of Physics and Engineering in Medicine",
+                "fallback": f"{preview['service_name']}: {preview['title']}",
                 "from_url": url,
                 "original_url": url,
-                "service_name": "IPEM",
                 "service_icon": url + "favicon.ico",
-                "title": "Institute of Physics and Engineering in Medicine",
                 "title_link": url,
                 "text": "The professional body for physicists, engineers and technologists in medicine.",
+                **preview,
             }
         ]
-    return {
-        "type": "message",
-        "subtype": "message_changed",
-        "message": message,
-        "previous_message": previous,
-        "channel": channel,
-        "hidden": True,
-        "ts": event_ts,
-        "event_ts": event_ts,
-        "channel_type": "channel",
-    }
+    return _message_changed(message, previous, channel=channel, event_ts=event_ts or next_slack_ts())
 
 
 def slack_message_deleted(

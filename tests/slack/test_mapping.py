@@ -68,18 +68,10 @@ def test_edit_and_delete_from_slack() -> None:
     )
     assert edit.occurred_at == from_slack_ts("1700000100.000000")
     assert edit.original_at == from_slack_ts("1700000060.000200")
-    # Without ``edited`` Slack changed the message itself (an unfurl): the message as it is, posted at its own ts.
+    # Without ``edited`` Slack changed the message itself (an unfurl): exactly what the reply itself maps to.
     del changed["message"]["edited"]
-    assert edit_from_slack(_body(changed)) == ReplyPosted(
-        platform=Platform.SLACK,
-        channel_id="C111",
-        occurred_at=from_slack_ts("1700000060.000200"),
-        event_key="EvPURE",
-        thread_id="1700000000.000100",
-        message_id="1700000060.000200",
-        user_id="U111",
-        text="new",
-    )
+    reply = slack_thread_reply("new", thread_ts="1700000000.000100", ts="1700000060.000200")
+    assert edit_from_slack(_body(changed)) == reply_from_slack(_body(reply)) is not None
 
     deleted = slack_message_deleted(
         deleted_ts="1700000060.000200", thread_ts="1700000000.000100", event_ts="1700000200.0"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,32 @@ SOCKET_MODE = {"SLACK_APP_TOKEN": "xapp-1-process", "SLACK_SIGNING_SECRET": ""}
 BOLT_TOKEN_WARNING = "will be unused"
 
 
+@dataclass
+class Processes:
+    """The fake Slack API, and the `engagebot serve` processes a test starts against it (killed at its end)."""
+
+    fake: FakeSlackAPI
+    api_url: str
+    tmp_path: Path
+    started: list[Serve] = field(default_factory=list)
+
+    def serve(self, *, socket_mode: bool = True) -> Serve:
+        serve = Serve(self.tmp_path, self.api_url, **(SOCKET_MODE if socket_mode else {}))
+        self.started.append(serve)
+        serve.start()
+        return serve
+
+
 @pytest.fixture
-async def slack() -> AsyncIterator[tuple[FakeSlackAPI, str]]:
+async def slack(tmp_path: Path) -> AsyncIterator[Processes]:
     fake = FakeSlackAPI()
     async with fake.serve() as server:
-        yield fake, str(server.make_url("/api/"))
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Serve]]:
-    started: list[Serve] = []
-    yield started
-    for serve in started:
-        serve.stop()
+        processes = Processes(fake, str(server.make_url("/api/")), tmp_path)
+        try:
+            yield processes
+        finally:
+            for serve in processes.started:  # before the fake stops answering
+                serve.stop()
 
 
 async def eventually(predicate: Callable[[], bool], limit: float = 30) -> None:
@@ -60,13 +74,11 @@ def error_lines(serve: Serve) -> list[str]:
     ],
 )
 async def test_a_revoked_token_stops_serve_before_it_listens(
-    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve], method: str, variable: str, fix: str
+    slack: Processes, method: str, variable: str, fix: str
 ) -> None:
-    fake, url = slack
+    fake = slack.fake
     fake.fail_next(method, error="invalid_auth")
-    serve = Serve(tmp_path, url, **SOCKET_MODE)
-    processes.append(serve)
-    serve.start()
+    serve = slack.serve()
     assert await serve.wait() == 2
     [line] = error_lines(serve)
     assert line.startswith(f"engagebot: {variable}: Slack refused this token (invalid_auth): "), line
@@ -78,14 +90,10 @@ async def test_a_revoked_token_stops_serve_before_it_listens(
     assert fake.sockets == 0
 
 
-async def test_unreachable_slack_serves_at_once_and_connects_in_the_background(
-    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
-) -> None:
-    fake, url = slack
+async def test_unreachable_slack_serves_at_once_and_connects_in_the_background(slack: Processes) -> None:
+    fake = slack.fake
     fake.refuse.add("*")  # every call's connection is dropped, as when Slack cannot be reached
-    serve = Serve(tmp_path, url, **SOCKET_MODE)
-    processes.append(serve)
-    serve.start()
+    serve = slack.serve()
     await serve.wait_healthy()
     status, body = await health(serve)
     assert status == 200
@@ -108,14 +116,10 @@ async def test_unreachable_slack_serves_at_once_and_connects_in_the_background(
     assert "Traceback" not in serve.log()
 
 
-async def test_a_token_refused_once_slack_is_reachable_stops_serve(
-    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
-) -> None:
-    fake, url = slack
+async def test_a_token_refused_once_slack_is_reachable_stops_serve(slack: Processes) -> None:
+    fake = slack.fake
     fake.refuse.add("*")
-    serve = Serve(tmp_path, url, **SOCKET_MODE)
-    processes.append(serve)
-    serve.start()
+    serve = slack.serve()
     await serve.wait_healthy()
     await eventually(lambda: "slack socket mode connect failed attempt=1 error=" in serve.log())
     fake.fail_next("auth.test", error="token_revoked")  # Slack is back, and the token was revoked meanwhile
@@ -128,14 +132,10 @@ async def test_a_token_refused_once_slack_is_reachable_stops_serve(
     assert fake.sockets == 0
 
 
-async def test_sigterm_stops_serve_while_slack_hangs(
-    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
-) -> None:
-    fake, url = slack
+async def test_sigterm_stops_serve_while_slack_hangs(slack: Processes) -> None:
+    fake = slack.fake
     fake.hang.add("apps.connections.open")  # accepted, never answered
-    serve = Serve(tmp_path, url, **SOCKET_MODE)
-    processes.append(serve)
-    serve.start()
+    serve = slack.serve()
     await serve.wait_healthy()  # the start waits a few seconds at most for Slack
     status, body = await health(serve)
     assert (status, body["slack"]) == (200, {"enabled": True, "mode": "socket", "connected": False})
@@ -147,14 +147,10 @@ async def test_sigterm_stops_serve_while_slack_hangs(
 
 
 @pytest.mark.long  # waits out the start's bounded check of the tokens (5 s)
-async def test_sigterm_during_the_start_check_stops_serve(
-    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve]
-) -> None:
-    fake, url = slack
+async def test_sigterm_during_the_start_check_stops_serve(slack: Processes) -> None:
+    fake = slack.fake
     fake.hang.add("auth.test")
-    serve = Serve(tmp_path, url, **SOCKET_MODE)
-    processes.append(serve)
-    serve.start()
+    serve = slack.serve()
     await eventually(lambda: len(fake.calls_to("auth.test")) == 1)  # serve is waiting for Slack, not yet listening
     serve.signal(signal.SIGTERM)
     assert await serve.wait() == 0
@@ -163,13 +159,8 @@ async def test_sigterm_during_the_start_check_stops_serve(
 
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
-async def test_start_prints_no_warning_about_an_unused_token(
-    tmp_path: Path, slack: tuple[FakeSlackAPI, str], processes: list[Serve], mode: str
-) -> None:
-    _, url = slack
-    serve = Serve(tmp_path, url, **(SOCKET_MODE if mode == "socket" else {}))  # SLACK_BOT_TOKEN is in its environment
-    processes.append(serve)
-    serve.start()
+async def test_start_prints_no_warning_about_an_unused_token(slack: Processes, mode: str) -> None:
+    serve = slack.serve(socket_mode=mode == "socket")  # SLACK_BOT_TOKEN is in its environment
     await serve.wait_healthy()
     serve.signal(signal.SIGTERM)
     assert await serve.wait() == 0
