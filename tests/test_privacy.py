@@ -177,6 +177,43 @@ async def test_optout_erases_everything_of_the_member_on_both_platforms(members:
     assert b"after optout" not in c.file_bytes()
 
 
+async def test_a_reaction_to_an_erased_reply_leaves_no_id_of_its_author_even_without_an_activity_id(
+    members: Community,
+) -> None:
+    """Teams may send a reaction without an activity id: its dedupe key must not carry the member's id in clear, or
+    ``seen_events`` would keep it after the member's every row has gone."""
+    c = members
+    written = now() - timedelta(minutes=30)
+    await teams_reply(c, "29:1author", "Author", "a reply that goes", written, "1900000000601")
+    reaction = teams_message_reaction(
+        "like", reply_to_id="1900000000601", root_id=c.posts[TEAMS].message_id, service_url=c.connector.url,
+        user_id="29:1fan-IDLESS", user_name="Someone", timestamp=written + timedelta(seconds=5),
+    )  # fmt: skip
+    del reaction["id"]
+    await c.teams(reaction)
+    await c.teams(reaction)  # redelivered: the same delivery, stored once
+    slack_author = ts_in(c, SLACK_A, 5)
+    await slack_reply(c, SLACK_A, "USAUTHOR", "a slack reply that goes", slack_author)
+    await slack_react(c, SLACK_A, "USFANOFIT", slack_author, "+1", c.posts[SLACK_A].posted_at + timedelta(minutes=6))
+    assert c.rows("SELECT member_id, name FROM reactions ORDER BY 1") == [
+        ("slack:USFANOFIT", "+1"),
+        ("teams:29:1fan-IDLESS", "like"),
+    ]
+    before = c.file_bytes()
+    assert b"1fan-IDLESS" in before  # the scan finds what is there
+    assert b"USFANOFIT" in before
+    assert len(c.rows("SELECT event_key FROM seen_events WHERE event_key LIKE 'teams:reaction:%'")) == 1
+
+    await c.teams_command("optout", "29:1author", "Author")
+    await c.slack_command("optout", "USAUTHOR")
+
+    assert c.rows("SELECT count(*) FROM reactions") == [(0,)]
+    assert c.rows("SELECT count(*) FROM members") == [(0,)]
+    data = c.file_bytes()
+    for fan in (b"1fan-IDLESS", b"USFANOFIT"):  # they never opted out, and nothing of theirs is left
+        assert fan not in data, fan
+
+
 # -- an opt-in never brings back the past (item 5) ------------------------------------------------------------------
 
 

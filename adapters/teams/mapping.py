@@ -6,6 +6,7 @@ which the adapter answers with 400.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -166,7 +167,7 @@ def reactions_from_teams(activity: Activity) -> list[ReactionAdded | ReactionRem
     at = occurred_at(activity)
     if channel is None or not target or sender is None or at is None:
         return []
-    delivery = activity.id or f"{target}:{sender[0]}:{at.isoformat()}"
+    delivery = activity.id or _anonymous_delivery(str(target), sender[0], at)
     events: list[ReactionAdded | ReactionRemoved] = []
     for reaction in activity.reactions_added or []:
         if getattr(reaction, "type", None):
@@ -196,6 +197,12 @@ def reactions_from_teams(activity: Activity) -> list[ReactionAdded | ReactionRem
                 )
             )
     return events
+
+
+def _anonymous_delivery(target: str, user_id: str, at: datetime) -> str:
+    """What identifies a reaction activity that came without an id: its target, sender and time, hashed, so that the
+    dedupe key kept in ``seen_events`` holds no member id in clear."""
+    return "sha256-" + hashlib.sha256(f"{target}\n{user_id}\n{at.isoformat()}".encode()).hexdigest()
 
 
 def _change(activity: Activity, kind: str) -> dict[str, Any] | None:
