@@ -8,7 +8,10 @@ operation succeeded" errors makes it ``PostInDoubt``. Scheduled posts carry thei
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +37,14 @@ from bot.timeutil import from_slack_ts, to_slack_ts
 
 logger = logging.getLogger(__package__)
 
-__all__ = ["SLOT_EVENT", "AsyncTransientErrorRetryHandler", "SlackPoster", "adapter_error", "build_client"]
+__all__ = [
+    "SLOT_EVENT",
+    "AsyncTransientErrorRetryHandler",
+    "RetryAfterHandler",
+    "SlackPoster",
+    "adapter_error",
+    "build_client",
+]
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 SLOT_EVENT = "engagebot_slot"  # the metadata event_type of scheduled posts
@@ -58,6 +68,38 @@ class AsyncTransientErrorRetryHandler(AsyncRetryHandler):
         return response is not None and response.status_code in TRANSIENT_STATUSES
 
 
+class RetryAfterHandler(AsyncRateLimitErrorRetryHandler):
+    """A 429 waits for Slack's ``Retry-After`` (whole seconds; 1 s without one), plus up to a second of jitter, as
+    slack_sdk's own handler does; the wait goes through ``sleep``, which a test may replace to see it."""
+
+    def __init__(self, max_retry_count: int, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.sleep = sleep
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error or RuntimeError("a rate-limit retry without a response")
+        state.next_attempt_requested = True
+        await self.sleep(retry_after(response) + random.random())
+        state.increment_current_attempt()
+
+
+def retry_after(response: HttpResponse) -> int:
+    """The whole seconds of a response's ``Retry-After`` header; 1 when it is missing or not a number."""
+    for name, values in response.headers.items():
+        value = values[0] if isinstance(values, list) and values else values
+        if name.lower() == "retry-after" and isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+    return 1
+
+
 def build_client(settings: SlackSettings, client: AsyncWebClient | None = None) -> AsyncWebClient:
     """The Web API client for reads and replies: 429 honours Retry-After; connection failures and 5xx retry.
 
@@ -68,7 +110,7 @@ def build_client(settings: SlackSettings, client: AsyncWebClient | None = None) 
     client.base_url = settings.api_url
     client.retry_handlers = [
         AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        RetryAfterHandler(max_retry_count=3),
         AsyncTransientErrorRetryHandler(max_retry_count=2),
     ]
     return client
@@ -87,7 +129,7 @@ def posting_client(client: AsyncWebClient) -> AsyncWebClient:
         headers=client.headers,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2, error_types=[aiohttp.ClientConnectorError]),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            RetryAfterHandler(max_retry_count=3),
         ],
     )
 

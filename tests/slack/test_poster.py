@@ -9,9 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.poster import SlackPoster
+from adapters.slack.poster import SlackPoster, retry_after
 from bot.errors import AdapterError, PostInDoubt
 from bot.ports import Card
 from bot.timeutil import from_slack_ts, to_slack_ts
@@ -28,6 +29,14 @@ async def test_rate_limited_post_is_retried_and_recorded_once(rig: Rig) -> None:
     assert len(rig.fake.calls_to("chat.postMessage")) == 2
     [row] = rig.rows("posts")
     assert row["message_id"] == post.message_id
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [({"Retry-After": "7"}, 7), ({"retry-after": ["2"]}, 2), ({}, 1), ({"Retry-After": "soon"}, 1)],
+)
+def test_retry_after_is_slacks_whole_seconds_or_one(headers: dict[str, str | list[str]], seconds: int) -> None:
+    assert retry_after(HttpResponse(status_code=429, headers=headers)) == seconds
 
 
 @pytest.mark.parametrize(

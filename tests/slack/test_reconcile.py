@@ -26,6 +26,7 @@ from adapters.maintenance import run_maintenance
 from adapters.reconcile import ProgressBar, reconcile_loop, reconciler_for
 from adapters.runtime import Runtime
 from adapters.server import serve
+from adapters.slack.poster import RetryAfterHandler
 from adapters.slack.reconcile import Reconciler
 from bot.config import Settings, load_settings
 from bot.events import Platform
@@ -414,22 +415,37 @@ async def test_rate_limits_are_honoured(world: Callable[[str], Any]) -> None:
     slack = SlackWorld()
     slack.apply(slack_thread_reply("hi", thread_ts=POST_TS, channel=CHANNEL, ts=at(100), user="U1"))
     slack.publish(fake)
-    fake.fail_next("conversations.replies", status=429, retry_after=1)
+    fake.fail_next("conversations.replies", status=429, retry_after=3)
     fake.fail_next("reactions.get", status=429, retry_after=0)
     pauses: list[float] = []
+    waits: list[tuple[float, int]] = []  # (seconds, how many calls the fake had received by then)
 
     async def record(seconds: float) -> None:
         pauses.append(seconds)
 
-    started = time.monotonic()
+    async def wait(seconds: float) -> None:
+        waits.append((seconds, len(fake.calls)))
+
+    assert bot.runtime.slack is not None
+    (handler,) = [h for h in bot.runtime.slack.client.retry_handlers if isinstance(h, RetryAfterHandler)]
+    handler.sleep = wait  # the client's own 429 handling, waiting without a clock
     reconciler = reconciler_for(
         bot.runtime, pause=0.25, clock=FixedClock(datetime(2024, 11, 30, tzinfo=UTC)), sleep=record
     )
     result = await reconciler.run()
-    assert time.monotonic() - started >= 1.0  # Retry-After: 1 was waited for
     assert result.replies_added == 1
     assert result.posts_failed == 0
-    assert len(fake.calls_to("conversations.replies")) == 2  # the 429, then the retry
+    methods = [call["method"] for call in fake.calls]
+    assert methods == [
+        "auth.test",
+        "conversations.replies",  # answered 429, Retry-After: 3
+        "conversations.replies",  # only after the wait
+        "reactions.get",  # answered 429, Retry-After: 0
+        "reactions.get",
+        "reactions.get",  # the reply's
+    ]
+    assert [calls for _, calls in waits] == [2, 4]  # each wait began after its 429 and before the retry
+    assert [int(seconds) for seconds, _ in waits] == [3, 0]  # Retry-After, plus less than a second of jitter
     api_calls = 1 + 1 + 2  # auth.test, conversations.replies, reactions.get on the post and on the reply
     assert pauses == [0.25] * (api_calls - 1)  # a pause between every two calls
 
