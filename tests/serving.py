@@ -9,11 +9,13 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from bot.timeutil import utc_now
 from storage.repository import Repository
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "crash-signing-secret-0123456789"
@@ -91,6 +93,20 @@ class Serve:
                     pass
                 await asyncio.sleep(0.05)
         raise AssertionError("serve did not become healthy:\n" + self.log())
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        """``GET /healthz``: the status and the JSON body."""
+        async with aiohttp.ClientSession() as session, session.get(f"{self.url}/healthz") as response:
+            return response.status, await response.json()
+
+    async def scheduler_ticked(self) -> None:
+        """Until ``/healthz`` says the scheduler has finished a tick since it started (``running`` or ``retrying``)."""
+
+        async def ticked() -> bool:
+            _, body = await self.health()
+            return body["scheduler"]["state"] in ("running", "retrying")
+
+        await eventually(ticked)
 
     def log(self) -> str:
         path = self.tmp_path / "serve.log"

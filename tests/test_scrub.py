@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from tests.privacy_support import (
     wal_bytes,
 )
 from tests.test_privacy import teams_reply
+from tests.waiting import eventually
 
 SECRET = b"SCRUB-ME-5519"
 
@@ -83,10 +83,7 @@ async def seed(c: Community) -> None:
 
 async def erased(path: Path) -> None:
     """Until the erasure is committed (seen by another connection): from then on it waits on the reader."""
-    deadline = time.monotonic() + 30
-    while other_rows(path, "SELECT count(*) FROM optouts") != [(1,)]:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.02)
+    await eventually(lambda: other_rows(path, "SELECT count(*) FROM optouts") == [(1,)])
 
 
 def forget(path: Path, member: str, monkeypatch: pytest.MonkeyPatch) -> int:

@@ -3,7 +3,6 @@ use stops it before anything starts."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import socket
 import sqlite3
@@ -13,6 +12,7 @@ import pytest
 
 from tests.fakes import FakeSlackAPI
 from tests.serving import Serve
+from tests.waiting import eventually
 
 CONFIG = """
 [schedule]
@@ -34,13 +34,6 @@ def slot_runs(serve: Serve) -> list[tuple[str, str]]:
         return conn.execute("SELECT slot, status FROM schedule_runs WHERE kind = 'prompt' ORDER BY slot").fetchall()
 
 
-async def wait_for(predicate, limit: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def slack_fake() -> AsyncIterator[tuple[FakeSlackAPI, str]]:
     fake = FakeSlackAPI()
@@ -59,11 +52,11 @@ async def test_one_post_per_slot_across_sigkill_and_restart(tmp_path, slack_fake
     serve.start()
     await serve.wait_healthy()
     # On start, the current minute's slot is less than six hours late: it is posted once.
-    await wait_for(lambda: len(posts(fake)) >= 1)
+    await eventually(lambda: len(posts(fake)) >= 1)
     assert await stop(serve) == -signal.SIGKILL
     serve.start()
     await serve.wait_healthy()
-    await asyncio.sleep(1.5)  # the restarted scheduler's first tick has run
+    await serve.scheduler_ticked()  # the restarted scheduler has looked at the slot
     assert await stop(serve, signal.SIGTERM) == 0
     runs = slot_runs(serve)
     # The kill may land between a post and its record: that slot stays claimed (in doubt), never posted again.
@@ -79,14 +72,14 @@ async def test_a_kill_during_the_post_never_leads_to_a_second_post(tmp_path, sla
     serve.installed()
     serve.start()
     await serve.wait_healthy()
-    await wait_for(lambda: len(posts(fake)) >= 1)
+    await eventually(lambda: len(posts(fake)) >= 1)
     await stop(serve)
     first_slot = slot_runs(serve)[0]
     assert first_slot[1] == "claimed"  # claimed, never recorded
     fake.delays.clear()
     serve.start()
     await serve.wait_healthy()
-    await asyncio.sleep(1.5)
+    await serve.scheduler_ticked()
     await stop(serve, signal.SIGTERM)
     runs = dict(slot_runs(serve))
     assert runs[first_slot[0]] == "claimed"  # in doubt: not posted again

@@ -3,18 +3,16 @@ a refused token stops it with exit code 2 and one line; an unreachable Slack nev
 
 from __future__ import annotations
 
-import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.fakes import FakeSlackAPI
 from tests.serving import Serve
+from tests.waiting import eventually
 
 SOCKET_MODE = {"SLACK_APP_TOKEN": "xapp-1-process", "SLACK_SIGNING_SECRET": ""}
 BOLT_TOKEN_WARNING = "will be unused"
@@ -46,19 +44,6 @@ async def slack(tmp_path: Path) -> AsyncIterator[Processes]:
         finally:
             for serve in processes.started:  # before the fake stops answering
                 serve.stop()
-
-
-async def eventually(predicate: Callable[[], bool], limit: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-async def health(serve: Serve) -> tuple[int, dict[str, Any]]:
-    async with aiohttp.ClientSession() as session, session.get(f"{serve.url}/healthz") as response:
-        return response.status, await response.json()
 
 
 def error_lines(serve: Serve) -> list[str]:
@@ -95,7 +80,7 @@ async def test_unreachable_slack_serves_at_once_and_connects_in_the_background(s
     fake.refuse.add("*")  # every call's connection is dropped, as when Slack cannot be reached
     serve = slack.serve()
     await serve.wait_healthy()
-    status, body = await health(serve)
+    status, body = await serve.health()
     assert status == 200
     assert body["status"] == "ok"
     assert body["slack"] == {"enabled": True, "mode": "socket", "connected": False}
@@ -105,7 +90,7 @@ async def test_unreachable_slack_serves_at_once_and_connects_in_the_background(s
     fake.refuse.clear()  # Slack is back: a later attempt connects
     await eventually(lambda: fake.sockets == 1)
     await eventually(lambda: "slack socket mode connected" in serve.log())
-    status, body = await health(serve)
+    status, body = await serve.health()
     assert (status, body["slack"]) == (200, {"enabled": True, "mode": "socket", "connected": True})
     [opened, *_] = [call for call in fake.calls_to("apps.connections.open") if call["auth"]]
     assert opened["auth"] == "Bearer xapp-1-process"
@@ -137,7 +122,7 @@ async def test_sigterm_stops_serve_while_slack_hangs(slack: Processes) -> None:
     fake.hang.add("apps.connections.open")  # accepted, never answered
     serve = slack.serve()
     await serve.wait_healthy()  # the start waits a few seconds at most for Slack
-    status, body = await health(serve)
+    status, body = await serve.health()
     assert (status, body["slack"]) == (200, {"enabled": True, "mode": "socket", "connected": False})
     await eventually(lambda: len(fake.calls_to("apps.connections.open")) == 2)  # the background attempt hangs too
     serve.signal(signal.SIGTERM)

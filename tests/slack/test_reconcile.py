@@ -47,6 +47,7 @@ from tests.fakes import (
 )
 from tests.privacy_support import file_bytes
 from tests.serving import free_port
+from tests.waiting import eventually
 
 SECRET = "reconcile-signing-secret-0123"
 TOKEN = "xoxb-reconcile"
@@ -552,12 +553,9 @@ async def test_serve_reconciles_at_start(tmp_path: Path, monkeypatch: pytest.Mon
 
         stop = asyncio.Event()
         task = asyncio.create_task(serve(settings, stop=stop))
-        deadline = time.monotonic() + 20
-        while not fake.calls_to("reactions.get"):
-            assert time.monotonic() < deadline
-            assert not task.done()
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.1)
+        # The reply is captured as its thread is read; reactions.get on the post and on the reply end the pass.
+        await eventually(lambda: task.done() or len(fake.calls_to("reactions.get")) == 2)
+        assert not task.done()
         stop.set()
         assert await task == 0
     check = Runtime.build(settings, with_teams=False)

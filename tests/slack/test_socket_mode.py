@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,13 +11,7 @@ from adapters.runtime import Runtime
 from bot.config import load_settings
 from tests.fakes import FakeSlackAPI, sign_slack, slack_event_body, slack_thread_reply
 from tests.slack.rig import CHANNEL, SECRET, slack_env
-
-
-async def wait_for(predicate: Callable[[], bool], limit: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+from tests.waiting import eventually
 
 
 async def test_socket_mode_captures_and_acks_after_commit(tmp_path: Path) -> None:
@@ -34,7 +26,7 @@ async def test_socket_mode_captures_and_acks_after_commit(tmp_path: Path) -> Non
             await slack.start()
             [opened] = fake.calls_to("apps.connections.open")
             assert opened["auth"] == "Bearer xapp-1-test"
-            await wait_for(lambda: fake.sockets == 1)
+            await eventually(lambda: fake.sockets == 1)
             body = json.loads(
                 slack_event_body(slack_thread_reply("via socket", thread_ts=post.message_id, channel=CHANNEL), "EvS1")
             )
@@ -48,7 +40,7 @@ async def test_socket_mode_captures_and_acks_after_commit(tmp_path: Path) -> Non
                     "retry_reason": "",
                 }
             )
-            await wait_for(lambda: bool(fake.acks))
+            await eventually(lambda: bool(fake.acks))
             assert fake.acks[0]["envelope_id"] == "env-1"
             # Acknowledged means committed: the reply is in SQLite when the ack is sent.
             rows = runtime.repo.db.execute("SELECT text FROM replies").fetchall()
