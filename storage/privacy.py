@@ -45,7 +45,8 @@ class PrivacyRecords(MemberRecords):
         return bool(lifted or given)
 
     def member_data(self, member: str) -> dict[str, Any]:
-        """Everything stored about one member (subject access): member record, replies, reactions, consents."""
+        """Everything stored about one member (subject access): member record, replies, reactions, consents, and an
+        admin's dashboard sign-ins (without the hashes of their secrets, which say nothing about the member)."""
         record = self._rows("SELECT * FROM members WHERE member_id = ?", [member])
         return {
             "member": record[0] if record else None,
@@ -72,6 +73,15 @@ class PrivacyRecords(MemberRecords):
                 "SELECT requested_by, reason, erased_at, replies, reactions FROM erasures WHERE member_id = ?",
                 [member],
             ),
+            "dashboard_links": self._rows(
+                "SELECT created_at, expires_at, used_at FROM dashboard_tokens WHERE member_id = ? ORDER BY created_at",
+                [member],
+            ),
+            "dashboard_sessions": self._rows(
+                """SELECT id, created_at, expires_at, last_seen_at, ended_at, ended_by
+                   FROM dashboard_sessions WHERE member_id = ? ORDER BY id""",
+                [member],
+            ),
         }
 
     def _erase(self, member: str, *, requested_by: str, reason: str, at: datetime) -> ErasureCounts:
@@ -87,6 +97,9 @@ class PrivacyRecords(MemberRecords):
         self.drop_idle_members({row[0] for row in reactors})
         self.db.execute("DELETE FROM consents WHERE member_id = ?", [member])
         self.db.execute("DELETE FROM consent_withdrawals WHERE member_id = ?", [member])
+        # An admin's dashboard sign-ins: the links and sessions go too, so every session of theirs ends at once.
+        self.db.execute("DELETE FROM dashboard_tokens WHERE member_id = ?", [member])
+        self.db.execute("DELETE FROM dashboard_sessions WHERE member_id = ?", [member])
         self._raise_watermark(member, at)  # what was erased never comes back, whatever path it arrives by
         self._text_removed()
         self.db.execute(

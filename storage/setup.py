@@ -46,8 +46,8 @@ def open_engagement(settings: Settings, database: str | None = None, *, existing
 
 
 def member_ids_like(engagement: Engagement, member: str) -> list[str]:
-    """The member ids stored anywhere (members, opt-outs, consents, watermarks, erasures, replies, reactions) that equal
-    ``member`` when case is ignored, ``member`` itself first if it is stored."""
+    """The member ids stored anywhere (members, opt-outs, consents, watermarks, erasures, replies, reactions, dashboard
+    sign-ins) that equal ``member`` when case is ignored, ``member`` itself first if it is stored."""
     repo = engagement.store
     if not isinstance(repo, Repository):
         raise TypeError("member_ids_like needs the SQLite repository")
@@ -60,6 +60,8 @@ def member_ids_like(engagement: Engagement, member: str) -> list[str]:
         "erasures",
         "replies",
         "reactions",
+        "dashboard_tokens",
+        "dashboard_sessions",
     )
     union = " UNION ".join(f"SELECT member_id FROM {table} WHERE member_id = :m COLLATE NOCASE" for table in tables)
     found = sorted(row[0] for row in repo.db.execute(union, {"m": member}).fetchall())
