@@ -1,7 +1,8 @@
-"""Concurrency (SPEC §11, README "every command works while serve runs"): while `engagebot serve` ingests a stream of
-signed Slack events, `post`, `summary --json`, `export` and `forget` run again and again as separate processes on
-the same SQLite file. No process sees "database is locked", every command exits 0, and no write is lost: every
-acknowledged event is stored except the forgotten member's, and every post the CLI made is recorded."""
+"""Concurrency (SPEC §11; docs/COMMANDS.md: every command works against the same database while serve runs):
+while `engagebot serve` ingests a stream of signed Slack events, `post`, `summary --json`, `export` and `forget` run
+again and again as separate processes on the same SQLite file. No process sees "database is locked", every command
+exits 0, and no write is lost: every acknowledged event is stored except the forgotten member's, and every post the
+CLI made is recorded."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ async def test_cli_summary_counts_teams_activity_exactly(
 def test_cli_post_after_install(
     tmp_path: Path, connector: FakeTeamsConnector, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The README's Teams first prompt: install the app, then `engagebot post --platform teams --channel 19:…`."""
+    """The first prompt of docs/TEAMS.md: install the app, then `engagebot post --platform teams --channel 19:…`."""
 
     async def install() -> int:
         runtime = build_runtime(tmp_path)
