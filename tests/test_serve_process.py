@@ -62,12 +62,12 @@ async def test_one_post_per_slot_across_sigkill_and_restart(tmp_path, slack_fake
     # The kill may land between a post and its record: that slot stays claimed (in doubt), never posted again.
     assert {status for _, status in runs} <= {"done", "claimed"}
     assert len(posts(fake)) == len(runs)  # one post per slot; a restart within a slot posts nothing more
-    assert 1 <= len(runs) <= 2  # two only if the test crossed a minute boundary
+    assert runs  # the slot of the first start (and one more per minute boundary the test crossed, however slow)
 
 
 async def test_a_kill_during_the_post_never_leads_to_a_second_post(tmp_path, slack_fake):
     fake, url = slack_fake
-    fake.delays["chat.postMessage"] = 3.0  # the post is in flight when the process dies
+    fake.hang.add("chat.postMessage")  # the post is in flight, never answered, when the process dies
     serve = Serve(tmp_path, url, CONFIG)
     serve.installed()
     serve.start()
@@ -76,7 +76,7 @@ async def test_a_kill_during_the_post_never_leads_to_a_second_post(tmp_path, sla
     await stop(serve)
     first_slot = slot_runs(serve)[0]
     assert first_slot[1] == "claimed"  # claimed, never recorded
-    fake.delays.clear()
+    fake.hang.clear()
     serve.start()
     await serve.wait_healthy()
     await serve.scheduler_ticked()
