@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from tests.fakes import (
     TEAMS_BOT_ID,
@@ -74,6 +75,30 @@ def _in_channel(harness: Harness) -> list[ConnectorCall]:
         if target.startswith("19:"):
             said.append(call)
     return said
+
+
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+
+
+async def accept_file(
+    harness: Harness, onedrive: OneDrive, consent: ConnectorCall, user_id: str, chat: str | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """The file offered by ``consent`` (a file-consent card), accepted by ``user_id`` as Teams does (in the personal
+    chat ``chat``, if the test knows it): the card's attachment and the one file uploaded."""
+    (attachment,) = consent["body"]["attachments"]
+    assert attachment["contentType"] == FILE_CONSENT
+    accept = teams_file_consent_invoke(
+        "accept",
+        context=attachment["content"]["acceptContext"],
+        upload_url=onedrive.url(attachment["name"]),
+        service_url=harness.url,
+        user_id=user_id,
+    )
+    if chat is not None:
+        accept["conversation"]["id"] = chat
+    assert await harness.send(accept) == 200
+    (data,) = onedrive.files
+    return attachment, data
 
 
 async def test_channel_commands_are_answered_in_a_private_chat(harness: Harness) -> None:
@@ -238,7 +263,7 @@ async def test_export_goes_through_file_consent(harness: Harness, onedrive: OneD
     card, consent = harness.connector.calls_to("reply_to_activity")
     assert card_texts(adaptive_content(card["body"]))[0].startswith("Export ")
     (attachment,) = consent["body"]["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    assert attachment["contentType"] == FILE_CONSENT
     assert attachment["name"].endswith(".csv")
     context = attachment["content"]["acceptContext"]
 
@@ -274,23 +299,12 @@ async def test_export_asked_in_a_channel_is_offered_in_the_personal_chat(harness
     assert await harness.send(teams_channel_mention("export this", service_url=url, user_id=ADMIN)) == 201
     card, consent = _private(harness, ADMIN)
     assert card_texts(adaptive_content(card["body"]))[0].startswith("Export ")
-    (attachment,) = consent["body"]["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
     (note,) = _in_channel(harness)
     assert note["body"]["text"] == ANSWERED_PRIVATELY
     assert "attachments" not in note["body"]
 
     chat = harness.connector.personal_chats[ADMIN]
-    accept = teams_file_consent_invoke(
-        "accept",
-        context=attachment["content"]["acceptContext"],
-        upload_url=onedrive.url("export.csv"),
-        service_url=url,
-        conversation_id=chat,
-        user_id=ADMIN,
-    )
-    assert await harness.send(accept) == 200
-    (data,) = onedrive.files
+    _, data = await accept_file(harness, onedrive, consent, ADMIN, chat)
     assert data.decode().startswith("kind,platform,channel,post_id")
     (info,) = [c for c in harness.connector.calls_to("reply_to_activity") if c["conversation_id"] == chat]
     assert info["body"]["attachments"][0]["contentType"] == "application/vnd.microsoft.teams.card.file.info"
@@ -301,18 +315,8 @@ async def test_mydata_is_offered_to_a_member_through_file_consent(harness: Harne
     member = "29:1member-mydata"
     assert await harness.send(teams_personal_message("mydata", service_url=url, user_id=member)) == 201
     consent = harness.connector.calls_to("reply_to_activity")[-1]
-    (attachment,) = consent["body"]["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    attachment, data = await accept_file(harness, onedrive, consent, member)
     assert attachment["name"] == "engagebot-mydata-teams.json"
-    accept = teams_file_consent_invoke(
-        "accept",
-        context=attachment["content"]["acceptContext"],
-        upload_url=onedrive.url("mydata.json"),
-        service_url=url,
-        user_id=member,
-    )
-    assert await harness.send(accept) == 200
-    (data,) = onedrive.files
     assert json.loads(data)["member_id"] == f"teams:{member}"
 
 
@@ -333,18 +337,8 @@ async def test_admin_report_goes_through_file_consent_and_members_are_refused(
     assert await harness.send(teams_personal_message("report 3", service_url=url, user_id=ADMIN)) == 201
     card, consent = harness.connector.calls_to("reply_to_activity")[-2:]
     assert card_texts(adaptive_content(card["body"]))[0].startswith("Report ")
-    (attachment,) = consent["body"]["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    attachment, data = await accept_file(harness, onedrive, consent, ADMIN)
     assert re.fullmatch(r"report-\d{4}-W\d\d-\d{4}-W\d\d\.html", attachment["name"])
-    accept = teams_file_consent_invoke(
-        "accept",
-        context=attachment["content"]["acceptContext"],
-        upload_url=onedrive.url("report.html"),
-        service_url=url,
-        user_id=ADMIN,
-    )
-    assert await harness.send(accept) == 200
-    (data,) = onedrive.files
     html = data.decode()
     assert html.startswith("<!DOCTYPE html>")
     assert "3 weeks (" in html
