@@ -9,7 +9,7 @@ import pytest
 
 from bot.service import EXPORT_FIELDS
 from bot.timeutil import IsoWeek, from_slack_ts, to_db, utc_now
-from tests.fakes import slack_reaction_added, slack_thread_reply
+from tests.fakes import UploadedFile, slack_reaction_added, slack_thread_reply
 from tests.slack.rig import ADMIN, CHANNEL, MEMBER, TOKEN, Rig, ts_at
 
 # -- /engage ----------------------------------------------------------------------------------------------------------
@@ -126,6 +126,19 @@ async def test_admin_post_in_doubt_says_check_the_channel_and_is_not_retried(rig
     assert "check the channel before you post again" in reply["text"]
 
 
+def sent_privately(rig: Rig, user: str) -> tuple[UploadedFile, bytes]:
+    """The one file uploaded, and shared, into the direct message opened with ``user``; nothing but the prompt went
+    to the channel."""
+    [opened] = rig.fake.calls_to("conversations.open")
+    assert opened["args"]["users"] == user
+    [upload] = rig.fake.uploads.values()
+    assert upload.completed
+    assert upload.channel_id == f"D{user}"
+    assert upload.data is not None
+    assert [c["args"]["channel"] for c in rig.fake.calls_to("chat.postMessage")] == [CHANNEL]
+    return upload, upload.data
+
+
 async def test_admin_export_is_uploaded_privately(rig: Rig) -> None:
     post = await rig.post_prompt()
     await rig.event(slack_thread_reply("exported", thread_ts=post.message_id, channel=CHANNEL, ts=ts_at(post, 60)))
@@ -133,14 +146,9 @@ async def test_admin_export_is_uploaded_privately(rig: Rig) -> None:
 
     ack = await rig.command(f"export {week}", user=ADMIN)
     assert ack["text"] == "Working on `export`…"
-    [opened] = rig.fake.calls_to("conversations.open")
-    assert opened["args"]["users"] == ADMIN
-    [upload] = rig.fake.uploads.values()
-    assert upload.completed
-    assert upload.channel_id == f"D{ADMIN}"
+    upload, data = sent_privately(rig, ADMIN)
     assert upload.filename == f"engagebot-{week}.csv"
-    assert upload.data is not None
-    lines = upload.data.decode().splitlines()
+    lines = data.decode().splitlines()
     assert lines[0].split(",") == list(EXPORT_FIELDS)
     assert lines[0].startswith("kind,platform,channel,post_id,theme,prompt,message_id,member,display_name,text,")
     assert len(lines) == 2
@@ -149,8 +157,6 @@ async def test_admin_export_is_uploaded_privately(rig: Rig) -> None:
     assert reply["response_type"] == "ephemeral"
     assert f"engagebot-{week}.csv" in reply["text"]
     assert "direct message" in reply["text"]
-    # Nothing of the export went to the channel.
-    assert [c["args"]["channel"] for c in rig.fake.calls_to("chat.postMessage")] == [CHANNEL]
 
 
 async def test_admin_report_is_uploaded_privately_as_one_html_file(rig: Rig) -> None:
@@ -160,14 +166,9 @@ async def test_admin_report_is_uploaded_privately_as_one_html_file(rig: Rig) -> 
 
     ack = await rig.command("report 4", user=ADMIN)
     assert ack["text"] == "Working on `report`…"
-    [opened] = rig.fake.calls_to("conversations.open")
-    assert opened["args"]["users"] == ADMIN
-    [upload] = rig.fake.uploads.values()
-    assert upload.completed
-    assert upload.channel_id == f"D{ADMIN}"
+    upload, data = sent_privately(rig, ADMIN)
     assert upload.filename == f"report-{last.back(3)}-{last}.html"
-    assert upload.data is not None
-    html = upload.data.decode()
+    html = data.decode()
     assert html.startswith("<!DOCTYPE html>")
     assert '<meta http-equiv="Content-Security-Policy"' in html
     assert f"4 weeks ({last.back(3)} to {last})" in html
@@ -175,8 +176,6 @@ async def test_admin_report_is_uploaded_privately_as_one_html_file(rig: Rig) -> 
     [reply] = rig.fake.responses
     assert reply["response_type"] == "ephemeral"
     assert "direct message" in reply["text"]
-    # Nothing of the report went to the channel.
-    assert [c["args"]["channel"] for c in rig.fake.calls_to("chat.postMessage")] == [CHANNEL]
 
 
 @pytest.mark.parametrize("text", ["report many", "report 0", "report 105", "report 4 weeks"])
@@ -199,16 +198,12 @@ async def test_mydata_sends_members_their_own_data_privately(rig: Rig) -> None:
     )
     ack = await rig.command("mydata", user=MEMBER)
     assert ack["text"] == "Working on `mydata`…"
-    [opened] = rig.fake.calls_to("conversations.open")
-    assert opened["args"]["users"] == MEMBER
-    [upload] = rig.fake.uploads.values()
-    assert upload.channel_id == f"D{MEMBER}"
-    assert upload.data is not None
-    data = json.loads(upload.data)
+    _, raw = sent_privately(rig, MEMBER)
+    data = json.loads(raw)
     assert data["member_id"] == f"slack:{MEMBER}"
     assert [r["text"] for r in data["replies"]] == ["mine"]
-    assert b"UOTHER" not in upload.data
-    assert b"theirs" not in upload.data
+    assert b"UOTHER" not in raw
+    assert b"theirs" not in raw
 
 
 async def test_export_upload_failure_is_reported(rig: Rig) -> None:
