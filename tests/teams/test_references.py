@@ -22,6 +22,7 @@ from tests.fakes import (
     teams_install_conversation_update,
     teams_message_reaction,
 )
+from tests.privacy_support import file_bytes
 from tests.teams.harness import OTHER_CHANNEL, Harness
 
 # Members active in the channels when their references were saved: none of this may reach the file.
@@ -36,13 +37,6 @@ MEMBERS: dict[str, dict[str, Any]] = {
 }
 MARKERS = [value.encode() for member in MEMBERS.values() for value in member.values()]
 STORED_KEYS = {"bot", "conversation", "channelId", "serviceUrl"}
-
-
-def file_bytes(path: Path) -> bytes:
-    """The database file and its write-ahead log, as they are on disk."""
-    data = path.read_bytes()
-    wal = path.with_name(path.name + "-wal")
-    return data + (wal.read_bytes() if wal.exists() else b"")
 
 
 async def test_references_are_saved_without_the_member_who_was_active(harness: Harness, tmp_path: Path) -> None:
