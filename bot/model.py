@@ -51,8 +51,9 @@ class ReactionRecord:
     removed_at: datetime | None
 
 
-# One counted reply or reaction of a week, as the summary needs it: (post id, member id, reaction name or None).
-ActivityRow = tuple[int, str, str | None]
+# The counted replies (name None) or the counted reactions of one name on one post in a span, as the summary needs
+# them: (post id, reaction name or None, the member id of each reply or reaction).
+ActivityGroup = tuple[int, str | None, list[str]]
 
 
 @dataclass(frozen=True, slots=True)

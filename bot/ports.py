@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -36,6 +37,10 @@ class Store(CaptureStore, ReportSource, Protocol):
     def quote_candidates(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
     def quote_consenting(self, members: Iterable[str]) -> set[str]: ...
     def save_channel_names(self, platform: Platform, names: Mapping[str, str], at: datetime) -> None: ...
+    def reader(self) -> AbstractContextManager[Store | None]:
+        """Another connection of its own to the same database that only reads, for one worker thread, closed when
+        the block ends; None where no other connection can open the database (in memory)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from bot.export import EXPORT_FIELDS as EXPORT_FIELDS
 from bot.model import ErasureCounts, PostRecord
 from bot.ports import Card, ChannelNamer, Marker, PostedMessage, Poster, Store
 from bot.prompts import Library, Prompt, next_prompt
-from bot.report import ReportOptions, build_report, document, gather
+from bot.report import ReportOptions, document, make_report
 from bot.summary import Summary, build_summary
 from bot.summary_card import protect_summary, render_card
 from bot.timeutil import IsoWeek, to_display, utc_now
@@ -81,18 +81,21 @@ class Engagement:
         """The leadership report of the weeks ``first`` to ``last`` (inclusive): one self-contained HTML file.
         ``exact`` lifts the small-group suppression of counts (the CLI's ``--exact``; never through chat)."""
         settings = self.settings
-        data = gather(
-            self.store,
-            first,
-            last,
-            settings.timezone,
-            quote_emoji=settings.quote_emoji,
-            themes=self.library.theme_names(),
-        )
         options = ReportOptions(
             min_group_size=settings.min_group_size, report_min_members=settings.report_min_members, exact=exact
         )
-        return document(build_report(data, options), generated_at=generated_at or utc_now())
+        with self.store.reader() as counter:  # the figures are counted on it in a worker thread meanwhile
+            report = make_report(
+                self.store,
+                first,
+                last,
+                settings.timezone,
+                options,
+                quote_emoji=settings.quote_emoji,
+                themes=self.library.theme_names(),
+                counter=counter,
+            )
+        return document(report, generated_at=generated_at or utc_now())
 
     @staticmethod
     def report_filename(first: IsoWeek, last: IsoWeek) -> str:

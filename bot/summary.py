@@ -1,53 +1,32 @@
-"""The weekly engagement summary of SPEC §8: pure figures over the rows storage returns for one week."""
+"""The weekly summary of SPEC §8: a span's figures, counted by ``bot.counting`` from the rows storage returns."""
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from itertools import repeat
-from operator import itemgetter
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.counting import Activity, Figures, People, Tally, count_new, median_minutes_to_first_reply, span_totals, tally
 from bot.events import Platform
-from bot.model import ActivityRow, PostRecord, WeekTotals
+from bot.model import ActivityGroup, PostRecord, WeekTotals
 from bot.timeutil import IsoWeek, to_display
 
+__all__ = ["Figures", "People", "Period", "PostFigures", "Summary", "SummarySource", "build_period", "build_summary"]
+
 TOP_REACTIONS = 10
-# Parts of an activity row (post id, member id, reaction name or None) and of a (post id, member id) pair.
-_FIRST, _SECOND = itemgetter(0), itemgetter(1)
-_POST_AND_MEMBER, _POST_AND_NAME = itemgetter(0, 1), itemgetter(0, 2)
-K = TypeVar("K")
 
 
 class SummarySource(Protocol):
     def posts_between(self, start: datetime, end: datetime) -> list[PostRecord]: ...
     def posts_by_ids(self, ids: Iterable[int]) -> dict[int, PostRecord]: ...
-    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]: ...
-    def week_totals(self, start: datetime, end: datetime) -> WeekTotals: ...
+    def activity_between(self, start: datetime, end: datetime) -> Iterable[ActivityGroup]: ...
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]: ...
-    def count_new_participants(self, members: Iterable[str], start: datetime) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """posts, replies, reactions and distinct participants of one slice of a week."""
-
-    posts: int = 0
-    replies: int = 0
-    reactions: int = 0
-    participants: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "posts": self.posts,
-            "replies": self.replies,
-            "reactions": self.reactions,
-            "participants": self.participants,
-        }
+    def first_activity(self, members: Iterable[str], since: datetime) -> dict[str, datetime]:
+        """The first counted activity (a reply, or a counted reaction) of those ``members`` whose first one is at
+        or after ``since``; the others have none in the result."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +48,7 @@ class Period:
     by_theme: list[tuple[str, Figures]]
     by_post: list[PostFigures]
     top_reactions: list[tuple[str, int]]
+    people: People  # the distinct members behind the reply and reaction counts (never printed as such)
 
     @property
     def returning_participants(self) -> int:
@@ -122,100 +102,61 @@ class Summary(Period):
         }
 
 
-def _figures_by(
-    key_of: Mapping[int, K],
-    posts_made: Iterable[PostRecord],
-    replies: Counter[int],
-    reactions: Counter[int],
-    pairs: set[tuple[int, str]],
-) -> dict[K, Figures]:
-    """Group per-post counts by ``key_of[post_id]``; participants are distinct members per group."""
-    posts = Counter(key_of[p.id] for p in posts_made)
-    grouped_replies: Counter[K] = Counter()
-    grouped_reactions: Counter[K] = Counter()
-    for post_id, count in replies.items():
-        grouped_replies[key_of[post_id]] += count
-    for post_id, count in reactions.items():
-        grouped_reactions[key_of[post_id]] += count
-    keyed = zip(map(key_of.__getitem__, map(_FIRST, pairs)), map(_SECOND, pairs), strict=True)
-    people = Counter(map(_FIRST, set(keyed)))  # distinct (key, member) pairs, counted by key
-    keys = posts.keys() | grouped_replies.keys() | grouped_reactions.keys()
-    return {k: Figures(posts[k], grouped_replies[k], grouped_reactions[k], people[k]) for k in keys}
+def period_of(
+    start: datetime,
+    end: datetime,
+    counted: Tally,
+    posts_made: Sequence[PostRecord],
+    posts: Mapping[int, PostRecord],
+    first_activity: Mapping[str, datetime],
+    first_replies: Mapping[int, datetime],
+) -> Period:
+    """A span's figures as the summary shows them, from its tally (``bot.counting.tally``), the first activity of
+    its new members (``SummarySource.first_activity`` since ``start`` or earlier) and its posts' first replies."""
+    return Period(
+        start=start,
+        end=end,
+        totals=counted.totals,
+        new_participants=count_new(counted.members, first_activity, start),
+        median_minutes_to_first_reply=median_minutes_to_first_reply(posts_made, first_replies),
+        by_platform=counted.by_platform,
+        by_theme=sorted(counted.by_theme.items(), key=lambda kv: (-kv[1].replies, -kv[1].reactions, kv[0])),
+        by_post=sorted(
+            (PostFigures(posts[post_id], figures) for post_id, figures in counted.by_post.items()),
+            key=lambda pf: (-pf.figures.replies, -pf.figures.reactions, pf.post.posted_at, pf.post.id),
+        ),
+        top_reactions=sorted(counted.names.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REACTIONS],
+        people=counted.people,
+    )
+
+
+def summary_of(period: Period, week: IsoWeek, tz: ZoneInfo, previous: WeekTotals) -> Summary:
+    return Summary(
+        **{f.name: getattr(period, f.name) for f in fields(Period)}, week=week, timezone=tz.key, previous=previous
+    )
+
+
+def read_span(source: SummarySource, start: datetime, end: datetime) -> tuple[list[PostRecord], Activity]:
+    """The posts made in [start, end) and its activity, each row read once."""
+    return source.posts_between(start, end), Activity.of(source.activity_between(start, end))
 
 
 def build_period(source: SummarySource, start: datetime, end: datetime) -> Period:
     """Count the activity in [start, end) by the rules of SPEC §8 (a week's summary is this over one week)."""
-    posts_made = source.posts_between(start, end)
-    activity = source.activity_between(start, end)
+    posts_made, activity = read_span(source, start, end)
     posts = {p.id: p for p in posts_made}
-    made = set(posts)
-    posts.update(source.posts_by_ids(set(map(_FIRST, activity)) - set(posts)))
-
-    # Counted with C-level containers and iterators (map, itemgetter, zip: no Python code per row) in two passes
-    # over the rows: a busy week has tens of thousands of them.
-    kinds = Counter(map(_POST_AND_NAME, activity))  # name None: a reply
-    pairs = set(map(_POST_AND_MEMBER, activity))
-    replies: Counter[int] = Counter()
-    reactions: Counter[int] = Counter()
-    names: Counter[str] = Counter()
-    for (post_id, name), count in kinds.items():
-        if name is None:
-            replies[post_id] += count
-        else:
-            reactions[post_id] += count
-            names[name] += count
-
-    members = set(map(_SECOND, pairs))
-    totals = Figures(len(posts_made), replies.total(), reactions.total(), len(members))
-    people_by_post = Counter(map(_FIRST, pairs))
-    by_post = {
-        p.id: Figures(int(p.id in made), replies[p.id], reactions[p.id], people_by_post[p.id]) for p in posts.values()
-    }
-    by_theme = _figures_by({p.id: p.theme for p in posts.values()}, posts_made, replies, reactions, pairs)
-    # Member ids carry their platform (slack:…, teams:…), so a platform's participants need no pairing.
-    by_platform = {}
-    for platform in Platform:
-        prefix = f"{platform.value}:"
-        by_platform[platform] = Figures(
-            sum(1 for p in posts_made if p.platform is platform),
-            sum(n for pid, n in replies.items() if posts[pid].platform is platform),
-            sum(n for pid, n in reactions.items() if posts[pid].platform is platform),
-            sum(map(str.startswith, members, repeat(prefix))),
-        )
-
-    return Period(
-        start=start,
-        end=end,
-        totals=totals,
-        new_participants=source.count_new_participants(members, start),
-        median_minutes_to_first_reply=median_minutes_to_first_reply(source, posts_made),
-        by_platform=by_platform,
-        by_theme=sorted(by_theme.items(), key=lambda kv: (-kv[1].replies, -kv[1].reactions, kv[0])),
-        by_post=sorted(
-            (PostFigures(posts[pid], figures) for pid, figures in by_post.items()),
-            key=lambda pf: (-pf.figures.replies, -pf.figures.reactions, pf.post.posted_at, pf.post.id),
-        ),
-        top_reactions=sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REACTIONS],
-    )
-
-
-def median_minutes_to_first_reply(source: SummarySource, posts_made: Iterable[PostRecord]) -> float | None:
-    """Over the posts that got a reply: minutes from the post to its first reply (0 for a reply timed before its
-    post), rounded to 0.1; None when none got a reply."""
-    posts = list(posts_made)
-    first_replies = source.first_reply_at(p.id for p in posts)
-    waits = [max(0.0, (first_replies[p.id] - p.posted_at).total_seconds() / 60) for p in posts if p.id in first_replies]
-    return round(statistics.median(waits), 1) if waits else None
+    posts.update(source.posts_by_ids(activity.post_ids() - posts.keys()))
+    counted = tally(activity, posts_made, posts)
+    first_activity = source.first_activity(counted.members, start)
+    first_replies = source.first_reply_at(p.id for p in posts_made)
+    return period_of(start, end, counted, posts_made, posts, first_activity, first_replies)
 
 
 def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary:
     period = build_period(source, *week.bounds(tz))
-    return Summary(
-        **{f.name: getattr(period, f.name) for f in fields(Period)},
-        week=week,
-        timezone=tz.key,
-        previous=source.week_totals(*week.previous().bounds(tz)),
-    )
+    posts_made, activity = read_span(source, *week.previous().bounds(tz))
+    previous, _ = span_totals([activity], posts_made)
+    return summary_of(period, week, tz, previous)
 
 
 def change(current: int, previous: int) -> str:

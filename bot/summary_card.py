@@ -10,14 +10,13 @@ than k people", and a figure that would give one of those away by adding or subt
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from bot.disclosure import Cell, Number, Protection, Relation, change_relation, protect
-from bot.model import ActivityRow, WeekTotals
+from bot.model import ActivityGroup, WeekTotals
 from bot.ports import Card
-from bot.report.model import People, people
-from bot.summary import Summary
+from bot.summary import People, Summary
 
 TOP_THEMES, TOP_PROMPTS, TOP_REACTIONS = 5, 3, 5
 MEASURES = ("replies", "reactions", "participants")
@@ -105,15 +104,18 @@ def _first_repliers(summary: Summary, crowd: People) -> int:
     return min(answered, crowd.repliers)
 
 
-def reactors_by_name(rows: Iterable[ActivityRow]) -> Counter[str]:
+def reactors_by_name(groups: Iterable[ActivityGroup]) -> Counter[str]:
     """How many distinct members used each reaction name."""
-    return Counter(name for name, _ in {(name, member) for _, member, name in rows if name is not None})
+    named: defaultdict[str, set[str]] = defaultdict(set)
+    for _, name, members in groups:
+        if name is not None:
+            named[name].update(members)
+    return Counter({name: len(members) for name, members in named.items()})
 
 
-def protect_summary(summary: Summary, rows: list[ActivityRow], k: int) -> Protection:
-    """The summary's figures protected for ``k`` (``k <= 1``: exact), from the week's activity rows."""
-    posts = {item.post.id: item.post for item in summary.by_post}
-    cells, relations = summary_cells(summary, people(rows, posts), reactors_by_name(rows))
+def protect_summary(summary: Summary, groups: Iterable[ActivityGroup], k: int) -> Protection:
+    """The summary's figures protected for ``k`` (``k <= 1``: exact), from the week's activity."""
+    cells, relations = summary_cells(summary, summary.people, reactors_by_name(groups))
     return protect(cells, relations, k)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from datetime import UTC, datetime
 
@@ -24,9 +25,13 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         databases = {settings.database, *([args.db] if args.db else [])}
         target = check_output(name, force=args.force, databases=databases)
     engagement = open_engagement(settings, args.db, existing=True)
+    # A one-shot process that makes hundreds of thousands of objects it keeps: the cyclic garbage collector would
+    # walk them again and again for nothing (about a tenth of the time on a large history). The process ends soon.
+    gc.disable()
     try:
         html = engagement.report_html(first, last, exact=args.exact, generated_at=generated_at)
     finally:
+        gc.enable()
         close_engagement(engagement)
     if target is None:
         sys.stdout.write(html)

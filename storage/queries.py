@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
@@ -11,11 +12,24 @@ from typing import Any
 
 from bot.errors import StorageError
 from bot.events import Platform
-from bot.model import ActivityRow, PostRecord, ReactionRecord, ReplyRecord, WeekTotals
+from bot.model import ActivityGroup, PostRecord, ReactionRecord, ReplyRecord
 from bot.timeutil import from_db, to_db
 from storage.db import SQLiteDatabase, batches, marks
 from storage.members import quote_consent
 from storage.records import post_record, reaction_record, reply_record
+
+
+class _Groups:
+    """Grouped activity as SQLite returned it (one JSON document of ``[post id, name, [member id, ...]]``), parsed each
+    time it is iterated."""
+
+    __slots__ = ("document",)
+
+    def __init__(self, document: str) -> None:
+        self.document = document
+
+    def __iter__(self) -> Iterator[ActivityGroup]:
+        return iter(json.loads(self.document))  # [post id, name, members] lists: they unpack like the tuples
 
 
 class Reads(SQLiteDatabase):
@@ -37,43 +51,46 @@ class Reads(SQLiteDatabase):
                 found[row["id"]] = post_record(row)
         return found
 
-    _WEEK_ACTIVITY = """
-        SELECT post_id, member_id, NULL AS name FROM replies WHERE created_at >= :start AND created_at < :end
-        UNION ALL
-        SELECT post_id, member_id, name FROM reactions
-        WHERE created_at >= :start AND created_at < :end AND post_id IS NOT NULL AND removed_at IS NULL"""
-
-    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]:
-        """Counted replies and reactions whose time falls in [start, end): a range scan on each table."""
-        return self.db.execute(self._WEEK_ACTIVITY, {"start": to_db(start), "end": to_db(end)}).fetchall()
-
-    def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
-        """Posts, replies, reactions, participants, repliers and reactors of [start, end), counted by SQLite."""
-        bounds = {"start": to_db(start), "end": to_db(end)}
-        posts = self._one("SELECT count(*) FROM posts WHERE posted_at >= :start AND posted_at < :end", bounds)
-        replies, reactions, participants, repliers, reactors = self.db.execute(
-            f"""SELECT count(name IS NULL OR NULL), count(name), count(DISTINCT member_id),
-                       count(DISTINCT CASE WHEN name IS NULL THEN member_id END),
-                       count(DISTINCT CASE WHEN name IS NOT NULL THEN member_id END)
-                FROM ({self._WEEK_ACTIVITY})""",
-            bounds,
+    def activity_between(self, start: datetime, end: datetime) -> Iterable[ActivityGroup]:
+        """Counted replies and reactions whose time falls in [start, end), grouped by post and reaction name: a range
+        scan on each table, grouped by SQLite into one JSON document, parsed when the result is iterated (a reader in
+        a worker thread takes the GIL once per span, not once per row, and holds a compact document meanwhile)."""
+        (document,) = self.db.execute(
+            """SELECT json_group_array(json_array(post_id, name, json(members))) FROM (
+                   SELECT post_id, name, json_group_array(member_id) AS members FROM (
+                       SELECT post_id, member_id, NULL AS name FROM replies
+                       WHERE created_at >= :start AND created_at < :end
+                       UNION ALL
+                       SELECT post_id, member_id, name FROM reactions
+                       WHERE created_at >= :start AND created_at < :end AND post_id IS NOT NULL AND removed_at IS NULL)
+                   GROUP BY post_id, name)""",
+            {"start": to_db(start), "end": to_db(end)},
         ).fetchone()
-        return WeekTotals(int(posts), int(replies), int(reactions), int(participants), int(repliers), int(reactors))
+        return _Groups(document)
 
-    def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
-        """How many of ``members`` have no counted activity before ``start``: two index seeks per member
-        (idx_replies_member, and idx_reactions_counted_member of counted reactions), 500 members a statement."""
-        new = 0
-        for chunk in batches(members):
-            new += self._one(
-                f"""SELECT count(*) FROM (VALUES {marks(chunk, "(?)")}) AS m
-                    WHERE NOT EXISTS (SELECT 1 FROM replies r WHERE r.member_id = m.column1 AND r.created_at < ?)
-                      AND NOT EXISTS (SELECT 1 FROM reactions x
-                                      WHERE x.member_id = m.column1 AND x.created_at < ?
-                                        AND x.post_id IS NOT NULL AND x.removed_at IS NULL)""",
-                [*chunk, to_db(start), to_db(start)],
-            )
-        return new
+    def first_activity(self, members: Iterable[str], since: datetime) -> dict[str, datetime]:
+        """The first counted activity (a reply, or a counted reaction) of those ``members`` whose first one is at or
+        after ``since``. One statement (the members as one JSON array): a member active before ``since`` costs one or
+        two index seeks (idx_replies_member, and idx_reactions_counted_member of counted reactions), the others two
+        more."""
+        rows = self.db.execute(
+            """SELECT m.value,
+                      (SELECT min(created_at) FROM replies WHERE member_id = m.value),
+                      (SELECT min(created_at) FROM reactions
+                       WHERE member_id = m.value AND post_id IS NOT NULL AND removed_at IS NULL)
+               FROM json_each(:members) AS m
+               WHERE NOT EXISTS (SELECT 1 FROM replies r WHERE r.member_id = m.value AND r.created_at < :since)
+                 AND NOT EXISTS (SELECT 1 FROM reactions x
+                                 WHERE x.member_id = m.value AND x.created_at < :since
+                                   AND x.post_id IS NOT NULL AND x.removed_at IS NULL)""",
+            {"members": json.dumps(list(members)), "since": to_db(since)},
+        ).fetchall()
+        found: dict[str, datetime] = {}
+        for member, first_reply, first_reaction in rows:
+            times = [t for t in (first_reply, first_reaction) if t is not None]
+            if times:
+                found[member] = from_db(min(times))
+        return found
 
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
         """Each post's first reply time: one statement per 500 posts, each post one seek on idx_replies_post."""

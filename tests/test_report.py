@@ -144,7 +144,7 @@ def test_a_small_channel_reads_fewer_than_3_in_the_prompt_table_and_is_never_a_s
     rows = re.findall(r"<tr><td class=\"rank\">.*?</tr>", html)
     for post in small_posts:
         figures = {m: report.figures.show("post", post.id, m) for m in ("replies", "reactions", "participants")}
-        if not any(report.data.period_people.by_post.get(post.id, (0, 0))):
+        if not any(report.data.period.people.by_post.get(post.id, (0, 0))):
             continue
         assert figures["participants"] == "fewer than 3"
         row = next(r for r in rows if escape(post.prompt) in r and "posted " in r and _is_small_row(r))

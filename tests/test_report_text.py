@@ -161,7 +161,7 @@ def test_a_malformed_markers_file_is_a_clear_error():
 
 def reply(i: int, member: str, text: str, *, post: int = 1, ok: bool = True, minutes: int = 0) -> ReportReply:
     at = T0 + timedelta(minutes=minutes or i)
-    return ReportReply(i, post, "Workforce", Platform.SLACK, member, text, at, ok, 0)
+    return ReportReply(i, post, "Workforce", Platform.SLACK, member, text, at, ok)
 
 
 def test_plus_ones_back_the_previous_reply_by_someone_else_and_are_never_quoted():

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import UsageError
 from bot.events import Platform
-from bot.model import ActivityRow, PostRecord, WeekTotals
+from bot.model import ActivityGroup, PostRecord
 from bot.report.model import ChannelKey, ReportReply, ReportSource
 from bot.timeutil import IsoWeek
 
@@ -138,22 +138,16 @@ class FilteredSource:
         posts = self._known(ids)
         return {i: posts[i] for i in self._kept(ids)}
 
-    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]:
-        rows = self.source.activity_between(start, end)
-        kept = self._kept({post_id for post_id, _, _ in rows})
-        return [row for row in rows if row[0] in kept]
-
-    def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
-        rows = self.activity_between(start, end)
-        replies = sum(1 for _, _, name in rows if name is None)
-        members = {member for _, member, _ in rows}
-        return WeekTotals(len(self.posts_between(start, end)), replies, len(rows) - replies, len(members))
+    def activity_between(self, start: datetime, end: datetime) -> list[ActivityGroup]:
+        groups = list(self.source.activity_between(start, end))
+        kept = self._kept({post_id for post_id, _, _ in groups})
+        return [group for group in groups if group[0] in kept]
 
     def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
         return self.source.first_reply_at(self._kept(post_ids))
 
-    def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
-        return self.source.count_new_participants(members, start)
+    def first_activity(self, members: Iterable[str], since: datetime) -> dict[str, datetime]:
+        return self.source.first_activity(members, since)
 
     def report_replies(self, start: datetime, end: datetime, quote_emoji: str) -> list[ReportReply]:
         replies = self.source.report_replies(start, end, quote_emoji)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from bot.disclosure import Cell, Number, Protection, Relation, change_relation, protect
 from bot.events import Platform
-from bot.report.model import People, ReportData
-from bot.summary import Figures, Period
+from bot.report.model import ReportData
+from bot.summary import Figures, People, Period
 
 WITHHELD = "withheld"
 HEADLINES = ("replies", "reactions", "participants", "new", "returning", "median")
@@ -79,8 +79,8 @@ def figure_cells(data: ReportData) -> tuple[dict[str, Cell], list[Relation]]:
     """The cells and relations of the report's counts (theme text insight adds its own cells)."""
     cells: dict[str, Cell] = {}
     relations: list[Relation] = []
-    cells.update(_headline_cells("period", data.period, data.period_people, True))
-    cells.update(_headline_cells("previous", data.previous, data.previous_people, False))
+    cells.update(_headline_cells("period", data.period, data.period.people, True))
+    cells.update(_headline_cells("previous", data.previous, data.previous.people, False))
     relations += [
         Relation(key(s, "participants"), (key(s, "new"), key(s, "returning"))) for s in ("period", "previous")
     ]
@@ -92,7 +92,7 @@ def figure_cells(data: ReportData) -> tuple[dict[str, Cell], list[Relation]]:
 
     themes = list(data.themes)
     for index, week in enumerate(data.weeks):
-        crowd = data.week_people[index]
+        crowd = week.people
         w = ("week", index)
         cells[key(*w, "participants")] = Cell(week.totals.participants, week.totals.participants)
         cells[key(*w, "new")] = Cell(week.new_participants, week.new_participants)
@@ -118,11 +118,11 @@ def figure_cells(data: ReportData) -> tuple[dict[str, Cell], list[Relation]]:
     posts_by_theme: dict[str, list[int]] = {t: [] for t in themes}
     for item in data.period.by_post:
         post_id = item.post.id
-        cells.update(_slice_cells(("post", post_id), item.figures, data.period_people.by_post.get(post_id, (0, 0))))
+        cells.update(_slice_cells(("post", post_id), item.figures, data.period.people.by_post.get(post_id, (0, 0))))
         posts_by_theme.setdefault(item.post.theme, []).append(post_id)
     for theme in themes:
         figures = period_themes.get(theme, Figures())
-        repliers, reactors = data.period_people.by_theme.get(theme, (0, 0))
+        repliers, reactors = data.period.people.by_theme.get(theme, (0, 0))
         cells[key("period", "replies", "theme", theme)] = Cell(figures.replies, repliers)
         cells[key("period", "reactions", "theme", theme)] = Cell(figures.reactions, reactors, published=False)
         for measure in ("replies", "reactions"):

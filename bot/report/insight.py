@@ -11,18 +11,21 @@ small-group rule applies to it like to any other figure.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from bot.disclosure import Cell
 from bot.report.figures import key
 from bot.report.markers import Markers
 from bot.report.model import ReportData, ReportReply
 from bot.report.quotes import Folded, Quote, choose_quotes, fold_endorsements
-from bot.report.reading import Readings
-from bot.report.text import CrossPhrase, Phrase, ThemeCounts, across_themes, count_phrases, rank_phrases
+from bot.report.reading import Reading, Readings
+from bot.report.text import CrossPhrase, Phrase, ThemeCounts, across_themes, count_members, rank_phrases
 
 CONCERN_MARKERS = ("barrier", "ask")  # replies with these markers feed "concerns across themes"
+_GRAMS = attrgetter("grams")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,55 +69,90 @@ class Insights:
         return cells
 
 
+def _concern(wanted: set[str], is_open: bool) -> Callable[[Reading], bool]:
+    """Whether a reply of a theme feeds "concerns across themes": it is open and the reply carries a wanted marker."""
+    if not is_open:
+        return lambda reading: False
+    if not wanted:
+        return lambda reading: True
+    return lambda reading: not wanted.isdisjoint(reading.marks)
+
+
 def _markers(folded: Folded, markers: Markers) -> tuple[MarkerCount, ...]:
-    replies: dict[str, int] = defaultdict(int)
-    members: dict[str, set[str]] = defaultdict(set)
-    for reply in folded.replies:
-        for name in folded.readings[reply.id].marks:
-            replies[name] += 1
-            members[name].add(reply.member_id)
-    return tuple(MarkerCount(m.name, m.label, replies[m.name], len(members[m.name])) for m in markers.markers)
+    replies: Counter[str] = Counter()
+    members: Counter[str] = Counter()
+    for own in folded.by_member.values():
+        if len(own) == 1:  # most members: one reply
+            for name in own[0].marks:
+                replies[name] += 1
+                members[name] += 1
+            continue
+        names = set()
+        for reading in own:
+            for name in reading.marks:
+                replies[name] += 1
+                names.add(name)
+        for name in names:
+            members[name] += 1
+    return tuple(MarkerCount(m.name, m.label, replies[m.name], members[m.name]) for m in markers.markers)
 
 
-def theme_insights(
-    data: ReportData,
+@dataclass(frozen=True, slots=True)
+class TextReading:
+    """What the replies say, per theme, before the report knows its themes' order (``read_text``)."""
+
+    members: dict[str, int]  # theme -> distinct members who replied with text
+    replies: dict[str, int]  # theme -> replies with text
+    candidates: dict[str, ThemeInsight]  # themes with enough members for text insight, phrases included
+    flagged: dict[str, ThemeCounts]  # their phrases in replies that raise a barrier or ask for something
+    min_members: int
+    phrases: int
+
+    def insights(self, themes: Sequence[str]) -> Insights:
+        """The insight of each of ``themes`` (the report's order); concerns across the open ones."""
+        results = [
+            self.candidates[theme]
+            if theme in self.candidates
+            else ThemeInsight(theme, self.members.get(theme, 0), self.replies.get(theme, 0), withheld=True)
+            for theme in themes
+        ]
+        open_themes = sorted(set(themes) & self.candidates.keys())
+        concern_counts = {theme: self.flagged[theme] for theme in open_themes if theme in self.flagged}
+        concerns = across_themes(rank_phrases(concern_counts, min_members=self.min_members, limit=self.phrases))
+        return Insights(tuple(results), tuple(concerns))
+
+
+def read_text(
+    replies: Iterable[ReportReply],
     markers: Markers,
     *,
     min_members: int = 3,
     report_min_members: int = 10,
     quotes: int = 3,
     phrases: int = 8,
-) -> Insights:
+) -> TextReading:
+    """Read the replies of every theme: phrases, markers, endorsements and quotes of the themes with at least
+    ``report_min_members`` members. Needs nothing of the report's figures, so it can run while they are counted."""
     by_theme: dict[str, list[ReportReply]] = defaultdict(list)
-    for reply in data.replies:
+    for reply in replies:
         if reply.text.strip():
             by_theme[reply.theme].append(reply)
     members = {theme: len({r.member_id for r in rows}) for theme, rows in by_theme.items()}
-    open_themes = {theme for theme in data.themes if members.get(theme, 0) >= report_min_members}
     # Concerns: phrases of replies that raise a barrier or ask for something, shared in several open themes.
     wanted = {m.name for m in markers.markers} & set(CONCERN_MARKERS)
 
     counts: dict[str, ThemeCounts] = {}
-    flagged: dict[str, ThemeCounts] = {}
+    flagged_counts: dict[str, ThemeCounts] = {}
     shown: dict[str, ThemeInsight] = {}
     for theme, rows in by_theme.items():  # one theme at a time: its texts are read once, then let go
         folded = fold_endorsements(rows, markers, Readings(markers))
-        is_open = theme in open_themes
-        readings = folded.readings
-        all_counts, concern_counts = count_phrases(
-            (
-                (
-                    theme,
-                    r.member_id,
-                    readings[r.id].grams,
-                    is_open and (not wanted or not wanted.isdisjoint(readings[r.id].marks)),
-                )
-                for r in folded.replies
-            ),
-            least=min(2, min_members),  # what a phrase needs, or a 4-word run to tell a window (see text.py)
+        is_open = members[theme] >= report_min_members
+        # least: what a phrase needs, or a 4-word run to tell a window (see text.py).
+        counts[theme], concern = count_members(
+            folded.by_member.values(), _GRAMS, _concern(wanted, is_open), least=min(2, min_members)
         )
-        counts.update(all_counts)
-        flagged.update(concern_counts)
+        if concern is not None:
+            flagged_counts[theme] = concern
         if is_open:
             endorsers = {m for backers in folded.endorsers.values() for m in backers}
             shown[theme] = ThemeInsight(
@@ -128,12 +166,32 @@ def theme_insights(
                 quotes=tuple(choose_quotes(folded, count=quotes)),
             )
     found = {p.theme: p.phrases for p in rank_phrases(counts, min_members=min_members, limit=phrases)}
-    results = [
-        replace(shown[theme], phrases=found.get(theme, ()))
-        if theme in shown
-        else ThemeInsight(theme, members.get(theme, 0), len(by_theme.get(theme, ())), withheld=True)
-        for theme in data.themes
-    ]
-    concern_counts = {theme: flagged[theme] for theme in sorted(open_themes) if theme in flagged}
-    concerns = across_themes(rank_phrases(concern_counts, min_members=min_members, limit=phrases))
-    return Insights(tuple(results), tuple(concerns))
+    return TextReading(
+        members=members,
+        replies={theme: len(rows) for theme, rows in by_theme.items()},
+        candidates={theme: replace(insight, phrases=found.get(theme, ())) for theme, insight in shown.items()},
+        flagged=flagged_counts,
+        min_members=min_members,
+        phrases=phrases,
+    )
+
+
+def theme_insights(
+    data: ReportData,
+    markers: Markers,
+    *,
+    min_members: int = 3,
+    report_min_members: int = 10,
+    quotes: int = 3,
+    phrases: int = 8,
+) -> Insights:
+    """What members said in each of the report's themes (``read_text``, then in the report's theme order)."""
+    text = read_text(
+        data.replies,
+        markers,
+        min_members=min_members,
+        report_min_members=report_min_members,
+        quotes=quotes,
+        phrases=phrases,
+    )
+    return text.insights(data.themes)

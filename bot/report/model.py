@@ -1,42 +1,32 @@
 """What the leadership report is made from: plain data gathered through one storage Protocol.
 
-``gather`` asks a ``ReportSource`` (the storage layer) for a range of ISO weeks. The weekly figures are
-``bot.summary.build_summary`` itself, so every week in a report equals ``engagebot summary --week W --json``; the
-period's own figures (participants over the whole period, new participants, median time to first reply) and the
-previous period's are ``bot.summary.build_period`` over [start, end). Everything after ``gather`` is pure.
+``gather`` asks a ``ReportSource`` (the storage layer) for a range of ISO weeks. Every week is counted by the code
+that counts ``engagebot summary --week W --json`` (``bot.counting`` and ``bot.summary``), so the report's weekly
+figures equal the summary's by construction; the period's own figures (participants over the whole period, new
+participants, median time to first reply) and the previous period's come from the same code over the weeks'
+activity united. Everything after ``gather`` is pure.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import repeat
-from operator import itemgetter
-from typing import Any, Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.counting import Activity, People, count_new, median_minutes_to_first_reply, span_totals, tally
 from bot.events import Platform
-from bot.model import ActivityRow, PostRecord, WeekTotals
-from bot.summary import (
-    Figures,
-    Period,
-    Summary,
-    SummarySource,
-    build_period,
-    build_summary,
-    median_minutes_to_first_reply,
-)
+from bot.model import ActivityGroup, PostRecord
+from bot.summary import Figures, Period, Summary, SummarySource, period_of, summary_of
 from bot.timeutil import IsoWeek
 
 ChannelKey = tuple[Platform, str]
-_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
-@dataclass(frozen=True, slots=True)
-class ReportReply:
-    """One counted reply of the period, as the text analysis needs it. ``member_id`` is never printed."""
+class ReportReply(NamedTuple):
+    """One counted reply of the period, as the text analysis needs it (a tuple: there are tens of thousands).
+    ``member_id`` is never printed."""
 
     id: int
     post_id: int
@@ -46,7 +36,6 @@ class ReportReply:
     text: str  # "" once retention has blanked it
     created_at: datetime
     quote_ok: bool  # the member's quote consent in force when the report is made
-    reactions: int  # counted reactions on this reply
 
 
 class ReportSource(SummarySource, Protocol):
@@ -54,25 +43,14 @@ class ReportSource(SummarySource, Protocol):
 
     def report_replies(self, start: datetime, end: datetime, quote_emoji: str) -> list[ReportReply]:
         """Every counted reply created in [start, end), oldest first (ties by id), with the post's theme and
-        platform, the member's current quote consent (``quote ok``, or the quote emoji by the consent rules) and
-        the number of counted reactions on it. Members who opted out or were erased have no rows to return."""
+        platform and the member's current quote consent (``quote ok``, or the quote emoji by the consent rules).
+        Members who opted out or were erased have no rows to return."""
         ...
 
     def channel_names(self, channels: Iterable[ChannelKey]) -> dict[ChannelKey, str]:
         """Readable names ("policy-views", "Healthcare science": as the platform spells them) of those channels whose
         name is known."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class People:
-    """Distinct members behind the reply and reaction counts of one span, overall and by slice."""
-
-    repliers: int = 0
-    reactors: int = 0
-    by_platform: dict[Platform, tuple[int, int]] = field(default_factory=dict)  # (repliers, reactors)
-    by_theme: dict[str, tuple[int, int]] = field(default_factory=dict)
-    by_post: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +61,8 @@ class ReportData:
     start: datetime
     end: datetime
     weeks: tuple[Summary, ...]  # one per ISO week, first to last
-    week_people: tuple[People, ...]
     period: Period
-    period_people: People
-    previous: Period  # the same number of weeks just before
-    previous_people: People
+    previous: Period  # the same number of weeks just before: its headline figures only
     replies: tuple[ReportReply, ...]  # the period's, oldest first
     themes: tuple[str, ...]  # display order: the library's themes, then any others with activity
     platforms: tuple[Platform, ...]  # platforms with posts or activity in the period
@@ -96,137 +71,6 @@ class ReportData:
     @property
     def posts(self) -> dict[int, PostRecord]:
         return {item.post.id: item.post for item in self.period.by_post}
-
-
-class _Remembering:
-    """A SummarySource that reads each span once. The figures and the people behind them share a span's activity
-    rows; a span whose rows are kept has its totals counted from them (each week's "previous week" but the first's),
-    and the period's rows are its weeks' rows (``keep``), read once."""
-
-    def __init__(self, source: SummarySource) -> None:
-        self.source = source
-        self.activity: dict[tuple[datetime, datetime], list[ActivityRow]] = {}
-        self.posts: dict[tuple[datetime, datetime], list[PostRecord]] = {}
-
-    def keep(self, start: datetime, end: datetime, rows: list[ActivityRow]) -> None:
-        self.activity[start, end] = rows
-
-    def posts_between(self, start: datetime, end: datetime) -> list[PostRecord]:
-        if (start, end) not in self.posts:
-            self.posts[start, end] = self.source.posts_between(start, end)
-        return self.posts[start, end]
-
-    def posts_by_ids(self, ids: Iterable[int]) -> dict[int, PostRecord]:
-        return self.source.posts_by_ids(ids)
-
-    def activity_between(self, start: datetime, end: datetime) -> list[ActivityRow]:
-        if (start, end) not in self.activity:
-            self.activity[start, end] = self.source.activity_between(start, end)
-        return self.activity[start, end]
-
-    def week_totals(self, start: datetime, end: datetime) -> WeekTotals:
-        rows = self.activity.get((start, end))
-        if rows is None:
-            return self.source.week_totals(start, end)
-        repliers = {member for _, member, name in rows if name is None}
-        reactors = {member for _, member, name in rows if name is not None}
-        replies = sum(1 for row in rows if row[2] is None)
-        return WeekTotals(
-            len(self.posts_between(start, end)),
-            replies,
-            len(rows) - replies,
-            len(repliers | reactors),
-            len(repliers),
-            len(reactors),
-        )
-
-    def first_reply_at(self, post_ids: Iterable[int]) -> dict[int, datetime]:
-        return self.source.first_reply_at(post_ids)
-
-    def count_new_participants(self, members: Iterable[str], start: datetime) -> int:
-        return self.source.count_new_participants(members, start)
-
-
-def people(activity: Iterable[ActivityRow], posts: dict[int, PostRecord]) -> People:
-    """Count the distinct repliers and reactors of some activity rows, overall and by platform, theme and post."""
-    return Pairs.of(activity).people(posts)
-
-
-@dataclass(frozen=True, slots=True)
-class Pairs:
-    """The distinct (post id, member) pairs of some activity: who replied where, who reacted where."""
-
-    replied: frozenset[tuple[int, str]]
-    reacted: frozenset[tuple[int, str]]
-
-    @classmethod
-    def of(cls, activity: Iterable[ActivityRow]) -> Pairs:
-        rows = activity if isinstance(activity, list) else list(activity)
-        return cls(
-            frozenset((post_id, member) for post_id, member, name in rows if name is None),
-            frozenset((post_id, member) for post_id, member, name in rows if name is not None),
-        )
-
-    @classmethod
-    def union(cls, spans: Iterable[Pairs]) -> Pairs:
-        """The pairs of consecutive spans together (a period from its weeks: no row read twice)."""
-        spans = list(spans)
-        return cls(frozenset().union(*(s.replied for s in spans)), frozenset().union(*(s.reacted for s in spans)))
-
-    def people(self, posts: dict[int, PostRecord]) -> People:
-        replied, reacted = _Spread(self.replied, posts), _Spread(self.reacted, posts)
-
-        def paired(left: Counter[Any], right: Counter[Any]) -> dict[Any, tuple[int, int]]:
-            return {k: (left[k], right[k]) for k in sorted(left.keys() | right.keys(), key=str)}
-
-        return People(
-            repliers=replied.members,
-            reactors=reacted.members,
-            by_platform=paired(replied.by_platform, reacted.by_platform),
-            by_theme=paired(replied.by_theme, reacted.by_theme),
-            by_post=paired(replied.by_post, reacted.by_post),
-        )
-
-
-class _Spread:
-    """How many distinct members some (post id, member) pairs hold: overall, by platform, theme and post."""
-
-    def __init__(self, pairs: frozenset[tuple[int, str]], posts: dict[int, PostRecord]) -> None:
-        # C-level iteration (map, itemgetter, zip) over tens of thousands of pairs, as in bot.summary.
-        members = set(map(_SECOND, pairs))
-        self.members = len(members)
-        self.by_post: Counter[int] = Counter(map(_FIRST, pairs))
-        theme_of = {post_id: posts[post_id].theme for post_id in self.by_post}
-        themed = zip(map(theme_of.__getitem__, map(_FIRST, pairs)), map(_SECOND, pairs), strict=True)
-        self.by_theme: Counter[str] = Counter(map(_FIRST, set(themed)))
-        # Member ids carry their platform (slack:…, teams:…), as in bot.summary.
-        self.by_platform: Counter[Platform] = Counter(
-            {p: sum(map(str.startswith, members, repeat(f"{p.value}:"))) for p in Platform}
-        )
-        self.by_platform = +self.by_platform  # only the platforms with someone
-
-
-def headline(source: SummarySource, start: datetime, end: datetime) -> tuple[Period, People]:
-    """The period's headline figures only (totals, new participants, median time to first reply) and the repliers
-    and reactors behind them: all a report shows of the period before its own (as changes)."""
-    rows = source.activity_between(start, end)
-    repliers = {member for _, member, name in rows if name is None}
-    reactors = {member for _, member, name in rows if name is not None}
-    made = source.posts_between(start, end)
-    replies = sum(1 for row in rows if row[2] is None)
-    members = repliers | reactors
-    period = Period(
-        start=start,
-        end=end,
-        totals=Figures(len(made), replies, len(rows) - replies, len(members)),
-        new_participants=source.count_new_participants(members, start),
-        median_minutes_to_first_reply=median_minutes_to_first_reply(source, made),
-        by_platform={},
-        by_theme=[],
-        by_post=[],
-        top_reactions=[],
-    )
-    return period, People(len(repliers), len(reactors))
 
 
 def week_range(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:
@@ -240,6 +84,119 @@ def week_range(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:
     return weeks
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The report's figures: every week's summary, the period's and the previous period's headline figures."""
+
+    weeks: tuple[Summary, ...]
+    period: Period
+    previous: Period
+
+
+def report_spans(weeks: Sequence[IsoWeek], tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The bounds of each week of the previous period (as many weeks just before), then of each of ``weeks``."""
+    n = len(weeks)
+    return [week.bounds(tz) for week in (*(weeks[0].back(n - i) for i in range(n)), *weeks)]
+
+
+def read_weeks(source: SummarySource, spans: Sequence[tuple[datetime, datetime]]) -> list[Iterable[ActivityGroup]]:
+    """The activity of each span (``report_spans``), each read once. Grouping a week's rows is SQLite's work: on a
+    source of its own, this runs in a worker thread while the text is analysed."""
+    return [source.activity_between(start, end) for start, end in spans]
+
+
+def count_weeks(
+    source: SummarySource,
+    weeks: Sequence[IsoWeek],
+    tz: ZoneInfo,
+    groups: Sequence[Iterable[ActivityGroup]] | None = None,
+) -> Counts:
+    """Count the consecutive ``weeks``, the period they make and the previous period (as many weeks just before).
+
+    Each week of both periods is read once into its ``Activity`` (``read_weeks`` over ``report_spans``, unless
+    ``groups`` gives them); the period's activity is its weeks' united. Every week, the period and the previous
+    period are counted by ``bot.counting`` and ``bot.summary`` exactly as ``build_summary`` counts a week, with each
+    member's first activity and each post's first reply read once for all of them."""
+    n = len(weeks)
+    spans = report_spans(weeks, tz)
+    start, end, previous_start = spans[n][0], spans[-1][1], spans[0][0]
+    known: dict[str, str] = {}  # every member, one string each
+    activity = [Activity.of(week, known) for week in (groups if groups is not None else read_weeks(source, spans))]
+    first_activity = source.first_activity(known, previous_start)
+    made = [source.posts_between(*span) for span in spans]
+    posts = {p.id: p for posts_made in made for p in posts_made}
+    posts.update(source.posts_by_ids(set().union(*(a.post_ids() for a in activity)) - posts.keys()))
+    first_replies = source.first_reply_at({p.id for posts_made in made for p in posts_made})
+
+    # The previous period: only what the report shows of it (its totals, new participants and median), and each
+    # week's "previous week" totals.
+    previous_made = [p for posts_made in made[:n] for p in posts_made]
+    before_totals, before_members = span_totals(activity[:n], previous_made)
+    week_before = [span_totals([activity[i - 1]], made[i - 1])[0] for i in range(n, 2 * n)]
+    week_activity = activity[n:]
+
+    summaries = []
+    for i, week in enumerate(weeks):
+        counted = tally(week_activity[i], made[n + i], posts)
+        week_start, week_end = spans[n + i]
+        period = period_of(week_start, week_end, counted, made[n + i], posts, first_activity, first_replies)
+        summaries.append(summary_of(period, week, tz, week_before[i]))
+    period_made = [p for posts_made in made[n:] for p in posts_made]
+    whole = tally(Activity.union(week_activity), period_made, posts)
+    period = period_of(start, end, whole, period_made, posts, first_activity, first_replies)
+    previous = Period(
+        start=previous_start,
+        end=start,
+        totals=Figures(before_totals.posts, before_totals.replies, before_totals.reactions, before_totals.participants),
+        new_participants=count_new(before_members, first_activity, previous_start),
+        median_minutes_to_first_reply=median_minutes_to_first_reply(previous_made, first_replies),
+        by_platform={},
+        by_theme=[],
+        by_post=[],
+        top_reactions=[],
+        people=People(before_totals.repliers, before_totals.reactors),
+    )
+    return Counts(tuple(summaries), period, previous)
+
+
+def report_data(
+    source: ReportSource,
+    weeks: Sequence[IsoWeek],
+    tz: ZoneInfo,
+    counts: Counts,
+    replies: Sequence[ReportReply],
+    themes: Sequence[str],
+) -> ReportData:
+    """The report's data from its figures and replies (``themes``: the library's order); reads channel names."""
+    period = counts.period
+    active = [name for name, figures in period.by_theme if figures.replies or figures.reactions or figures.posts]
+    ordered = [*themes, *sorted(set(active) - set(themes))]
+    platforms = tuple(p for p, f in period.by_platform.items() if f.posts or f.replies or f.reactions)
+    shown = {(item.post.platform, item.post.channel_id) for item in period.by_post}
+    return ReportData(
+        first=weeks[0],
+        last=weeks[-1],
+        timezone=tz.key,
+        start=period.start,
+        end=period.end,
+        weeks=counts.weeks,
+        period=period,
+        previous=counts.previous,
+        replies=tuple(replies),
+        themes=tuple(ordered),
+        platforms=platforms,
+        channel_names=source.channel_names(sorted(shown)),
+    )
+
+
+def report_weeks(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:
+    """``week_range``, refusing an empty period."""
+    weeks = week_range(first, last)
+    if not weeks:
+        raise ValueError(f"the report period is empty: {first} is after {last}")
+    return weeks
+
+
 def gather(
     source: ReportSource,
     first: IsoWeek,
@@ -250,42 +207,7 @@ def gather(
     themes: Sequence[str] = (),
 ) -> ReportData:
     """Read everything a report of the weeks ``first``..``last`` shows. ``themes``: the library's order."""
-    weeks = week_range(first, last)
-    if not weeks:
-        raise ValueError(f"the report period is empty: {first} is after {last}")
-    remembering = _Remembering(source)
-    start, end = weeks[0].bounds(tz)[0], weeks[-1].bounds(tz)[1]
-    previous_start = weeks[0].back(len(weeks)).bounds(tz)[0]
-
-    # The previous period first: its rows are let go before the period's are read (memory).
-    previous, previous_people = headline(source, previous_start, start)
-    summaries = tuple(build_summary(remembering, week, tz) for week in weeks)
-    remembering.keep(start, end, [row for s in summaries for row in remembering.activity[s.start, s.end]])
-    period = build_period(remembering, start, end)
-    posts = {item.post.id: item.post for p in (period, *summaries) for item in p.by_post}
-    weekly = [Pairs.of(remembering.activity[s.start, s.end]) for s in summaries]
-    week_people = tuple(pairs.people(posts) for pairs in weekly)
-    period_people = Pairs.union(weekly).people(posts)
-    del weekly
-    remembering.activity.clear()  # every count is made: the rows are let go before the replies' text is read
-
-    active = [name for name, figures in period.by_theme if figures.replies or figures.reactions or figures.posts]
-    ordered = [*themes, *sorted(set(active) - set(themes))]
-    platforms = tuple(p for p, f in period.by_platform.items() if f.posts or f.replies or f.reactions)
-    return ReportData(
-        first=weeks[0],
-        last=weeks[-1],
-        timezone=tz.key,
-        start=start,
-        end=end,
-        weeks=summaries,
-        week_people=week_people,
-        period=period,
-        period_people=period_people,
-        previous=previous,
-        previous_people=previous_people,
-        replies=tuple(source.report_replies(start, end, quote_emoji)),
-        themes=tuple(ordered),
-        platforms=platforms,
-        channel_names=source.channel_names(sorted({(p.platform, p.channel_id) for p in posts.values()})),
-    )
+    weeks = report_weeks(first, last)
+    counts = count_weeks(source, weeks, tz)
+    replies = source.report_replies(counts.period.start, counts.period.end, quote_emoji)
+    return report_data(source, weeks, tz, counts, replies, themes)

@@ -14,11 +14,14 @@ Endorsements break near-ties.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter, neg
 
 from bot.report.markers import Markers
 from bot.report.model import ReportReply
@@ -36,6 +39,9 @@ _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#[^|>]*(?:\|([^>]*))?>")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _SPACE = re.compile(r"\s+")
+_WHEN = attrgetter("created_at", "id")
+_TEXT, _ID, _MEMBER = attrgetter("text"), attrgetter("id"), attrgetter("member_id")
+_CREATED, _QUOTE_OK, _MATERIAL = attrgetter("created_at"), attrgetter("quote_ok"), attrgetter("material")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,7 @@ class Folded:
     endorsers: dict[int, frozenset[str]]  # reply id -> members who backed it
     endorsements: int  # "+1" replies seen (whether or not they had a reply to back)
     readings: dict[int, Reading]  # reply id -> how its text reads (cleaned, material, markers, phrases)
+    by_member: dict[str, list[Reading]]  # member -> the reading of each of their substantive replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +68,34 @@ def fold_endorsements(
     """Separate "+1" replies from substantive ones; each backs the latest earlier reply by someone else.
     ``read``: the theme's ``Readings`` (a new one by default)."""
     read = read or Readings(markers)
-    substantive: list[ReportReply] = []
-    readings: dict[int, Reading] = {}
+    ordered = sorted(replies, key=_WHEN)
+    texts = list(map(_TEXT, ordered))
+    reading_of = {text: read(text) for text in dict.fromkeys(texts)}  # each distinct text read once
+    read_as = list(map(reading_of.__getitem__, texts))
+    says = [not reading.endorsement for reading in read_as]  # says something of its own
+    substantive = tuple(compress(ordered, says))
+    substantive_readings = list(compress(read_as, says))
+    by_member: dict[str, list[Reading]] = defaultdict(list)
+    for member, reading in zip(map(_MEMBER, substantive), substantive_readings, strict=True):
+        by_member[member].append(reading)
     endorsers: dict[int, set[str]] = defaultdict(set)
-    by_thread: dict[int, list[ReportReply]] = defaultdict(list)
-    count = 0
-    for reply in sorted(replies, key=lambda r: (r.created_at, r.id)):
-        reading = read(reply.text)
-        if reading.endorsement:
-            count += 1
-            backed = next((r for r in reversed(by_thread[reply.post_id]) if r.member_id != reply.member_id), None)
+    if len(substantive) < len(ordered):  # some "+1"s: each backs the latest earlier reply by someone else
+        by_thread: dict[int, list[ReportReply]] = defaultdict(list)
+        for reply, own in zip(ordered, says, strict=True):
+            thread = by_thread[reply.post_id]
+            if own:
+                thread.append(reply)
+                continue
+            backed = next((r for r in reversed(thread) if r.member_id != reply.member_id), None)
             if backed is not None:
                 endorsers[backed.id].add(reply.member_id)
-            continue
-        substantive.append(reply)
-        readings[reply.id] = reading
-        by_thread[reply.post_id].append(reply)
-    return Folded(tuple(substantive), {k: frozenset(v) for k, v in endorsers.items()}, count, readings)
+    return Folded(
+        substantive,
+        {k: frozenset(v) for k, v in endorsers.items()},
+        len(ordered) - len(substantive),
+        dict(zip(map(_ID, substantive), substantive_readings, strict=True)),
+        dict(by_member),
+    )
 
 
 def printable(text: str) -> str:
@@ -91,12 +109,27 @@ def printable(text: str) -> str:
     return text
 
 
-def _vector(material: str, idf: dict[str, float]) -> dict[str, float]:
+def _terms(material: str) -> Counter[str]:
+    """How often each word occurs in phrase material (``bot.report.text.content``)."""
     counts = Counter(material.split())
     counts.pop(BOUNDARY, None)
-    vec = {w: n * idf.get(w, 0.0) for w, n in counts.items()}
-    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return counts
+
+
+def _weights(terms: Counter[str], idf: dict[str, float]) -> tuple[dict[str, float], float]:
+    vec = {w: n * idf.get(w, 0.0) for w, n in terms.items()}
+    return vec, math.sqrt(sum(v * v for v in vec.values()))
+
+
+def _vector(terms: Counter[str], idf: dict[str, float]) -> dict[str, float]:
+    vec, norm = _weights(terms, idf)
     return {w: v / norm for w, v in vec.items()} if norm else {}
+
+
+def _closeness(terms: Counter[str], idf: dict[str, float], centroid: dict[str, float]) -> float:
+    """``_cosine(_vector(terms, idf), centroid)`` (every word of a reply is in the centroid), computed alike."""
+    vec, norm = _weights(terms, idf)
+    return sum((v / norm) * centroid.get(w, 0.0) for w, v in vec.items()) if norm else 0
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -110,14 +143,16 @@ def choose_quotes(folded: Folded, *, count: int = 3) -> list[Quote]:
     replies = folded.replies
     if not replies:
         return []
-    materials = [folded.readings[r.id].material for r in replies]
-    words_of = {material: set(material.split()) for material in set(materials)}
+    # Word weights over every substantive reply; replies that share a text share its words (counted once per text).
+    readings = folded.readings
+    materials = Counter(map(_MATERIAL, readings.values()))
+    terms = {material: _terms(material) for material in materials}
     df: Counter[str] = Counter()
-    for material in materials:
-        df.update(words_of[material])
-    df.pop(BOUNDARY, None)
-    n = len(replies)
-    idf = {w: math.log((1 + n) / (1 + d)) + 1 for w, d in df.items()}
+    for material, n in materials.items():
+        words = terms[material].keys()
+        df.update(words if n == 1 else dict.fromkeys(words, n))
+    total = len(replies)
+    idf = {w: math.log((1 + total) / (1 + d)) + 1 for w, d in df.items()}
     centroid = {w: d * idf[w] for w, d in df.items()}
     norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
     centroid = {w: v / norm for w, v in centroid.items()}
@@ -129,36 +164,56 @@ def choose_quotes(folded: Folded, *, count: int = 3) -> list[Quote]:
             printed[text] = printable(text)
         return printed[text]
 
-    candidates = [
-        r
-        for r in replies
-        if r.quote_ok and len(r.text.strip()) >= MIN_CHARS and not _MENTION.search(r.text) and shown(r.text)
-    ]
-    made: dict[str, dict[str, float]] = {}
-    for r in candidates:
-        material = folded.readings[r.id].material
-        if material not in made:
-            made[material] = _vector(material, idf)
-    vectors = {r.id: made[folded.readings[r.id].material] for r in candidates}
-    closeness = {material: _cosine(vector, centroid) for material, vector in made.items()}
+    def quotable(text: str) -> bool:
+        """A readable length, no mention of someone else, something left to print. Without a "<" a text has no
+        mention, link or markup, so something is left to print."""
+        if len(text.strip()) < MIN_CHARS:
+            return False
+        return "<" not in text or (not _MENTION.search(text) and bool(shown(text)))
+
+    consented = list(compress(replies, map(_QUOTE_OK, replies)))
+    eligible = {text for text in set(map(_TEXT, consented)) if quotable(text)}  # decided once per text
+    candidates = [r for r in consented if r.text in eligible]
+    closeness = {
+        material: _closeness(terms[material], idf, centroid)
+        for material in dict.fromkeys(readings[r.id].material for r in candidates)
+    }
+    endorsers = folded.endorsers
+    vectors_of: dict[str, dict[str, float]] = {}
+
+    def vector(r: ReportReply) -> dict[str, float]:
+        material = readings[r.id].material
+        if material not in vectors_of:
+            vectors_of[material] = _vector(terms[material], idf)
+        return vectors_of[material]
 
     def typical(r: ReportReply) -> float:
-        own = closeness[folded.readings[r.id].material]
-        return own + 0.02 * math.log1p(len(folded.endorsers.get(r.id, ())))
+        own = closeness[readings[r.id].material]
+        return own + 0.02 * math.log1p(len(endorsers.get(r.id, ())))
 
-    ranked = sorted(candidates, key=lambda r: (-typical(r), r.created_at, r.id))[:SHORTLIST]
+    # The SHORTLIST most typical, earliest first among equals (replies without endorsers are as typical as their text).
+    scores = [
+        typical(r) if r.id in endorsers else closeness[material]
+        for r, material in zip(candidates, map(_MATERIAL, map(readings.__getitem__, map(_ID, candidates))), strict=True)
+    ]
+    ranked = [
+        r
+        for *_, r in heapq.nsmallest(
+            SHORTLIST, zip(map(neg, scores), map(_CREATED, candidates), map(_ID, candidates), candidates, strict=True)
+        )
+    ]
     chosen: list[ReportReply] = []
     seen_texts: set[str] = set()
     while ranked and len(chosen) < count:
 
         def marginal(r: ReportReply) -> float:
-            overlap = max((_cosine(vectors[r.id], vectors[c.id]) for c in chosen), default=0.0)
+            overlap = max((_cosine(vector(r), vector(c)) for c in chosen), default=0.0)
             return RELEVANCE * typical(r) - (1 - RELEVANCE) * overlap
 
         best = max(ranked, key=lambda r: (marginal(r), -r.created_at.timestamp(), -r.id))
         ranked.remove(best)
         text = shown(best.text)
-        if text.lower() in seen_texts or any(_cosine(vectors[best.id], vectors[c.id]) > TOO_CLOSE for c in chosen):
+        if text.lower() in seen_texts or any(_cosine(vector(best), vector(c)) > TOO_CLOSE for c in chosen):
             continue
         seen_texts.add(text.lower())
         chosen.append(best)
