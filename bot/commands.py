@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar, cast
 
 from bot.dashboard.signin import SignIn
 from bot.errors import AdapterError, PostInDoubt, UsageError
@@ -15,9 +16,10 @@ from bot.events import Platform, member_id
 from bot.ports import Card, Poster
 from bot.scheduler_time import next_slot
 from bot.service import REPORT_MAX_WEEKS, REPORT_WEEKS, Engagement
-from bot.timeutil import to_display, utc_now
+from bot.timeutil import IsoWeek, to_display, utc_now
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OPTOUT_SCRUB_WAIT_SECONDS = 2.0  # how long `optout` waits for readers of the database (Slack wants an answer in 3 s)
 
@@ -210,19 +212,18 @@ class Commands:
             case "summary":
                 week = engagement.week(_one_arg(args, "summary"))
                 # Asked in a channel: the card the channel gets on Mondays (small groups withheld), not the exact one.
-                card = engagement.summary_card(engagement.summary(week), public=ctx.public)
+                card = await self._off_loop(lambda reader: reader.summary_card(reader.summary(week), public=ctx.public))
                 return CommandReply(card, public=ctx.public)
             case "export":
                 week = engagement.week(_one_arg(args, "export"))
-                rows = engagement.export_rows(week)
-                content = engagement.rows_to_csv(rows).encode()
+                rows, csv = await self._off_loop(lambda reader: _export(reader, week))
                 return CommandReply(
                     _card(f"Export {week}", f"{len(rows)} rows: replies and reactions of {week}.").card,
-                    Attachment(f"engagebot-{week}.csv", content, "text/csv"),
+                    Attachment(f"engagebot-{week}.csv", csv.encode(), "text/csv"),
                 )
             case "report":
                 first, last = engagement.report_weeks(_weeks(_one_arg(args, "report")))
-                html = engagement.report_html(first, last)  # never exact through chat
+                html = await self._off_loop(lambda reader: reader.report_html(first, last))  # never exact through chat
                 return CommandReply(
                     _card(
                         f"Report {first} to {last}",
@@ -269,6 +270,18 @@ class Commands:
             "it. Open it and press Continue.",
         )
 
+    async def _off_loop(self, work: Callable[[Engagement], T]) -> T:
+        """Run a long read (a week's summary or export, a report) in a worker thread on a read-only connection of
+        its own, so the event loop goes on answering (captures, other commands) meanwhile. An in-memory database has
+        no second connection: its reads run here."""
+
+        def run() -> tuple[bool, T | None]:
+            with self.engagement.reading() as reader:
+                return (False, None) if reader is None else (True, work(reader))
+
+        done, result = await asyncio.to_thread(run)
+        return cast(T, result) if done else work(self.engagement)
+
     def _help(self, is_admin: bool, note: str = "") -> CommandReply:
         names = [*PUBLIC, *ADMIN] if is_admin else list(PUBLIC)
         body = "\n".join(f"• `{USAGE[n]}`" for n in names)
@@ -290,6 +303,11 @@ class Commands:
                 ),
             )
         )
+
+
+def _export(engagement: Engagement, week: IsoWeek) -> tuple[list[dict[str, Any]], str]:
+    rows = engagement.export_rows(week)
+    return rows, engagement.rows_to_csv(rows)
 
 
 def _one_arg(args: list[str], name: str) -> str | None:

@@ -128,7 +128,7 @@ class Tally:
     """A span's figures and the people behind them (see ``tally``)."""
 
     totals: Figures
-    members: frozenset[str]  # the participants
+    members: Members  # the participants
     by_platform: dict[Platform, Figures]  # every platform, in Platform order
     by_theme: dict[str, Figures]
     by_post: dict[int, Figures]  # the posts made in the span and those with activity in it
@@ -136,11 +136,14 @@ class Tally:
     people: People
 
 
-def span_totals(spans: Sequence[Activity], posts_made: Sequence[PostRecord]) -> tuple[WeekTotals, frozenset[str]]:
+def span_totals(spans: Sequence[Activity], posts_made: Sequence[PostRecord]) -> tuple[WeekTotals, Members]:
     """Posts, replies, reactions, participants, repliers and reactors of consecutive spans together (one span: a
     week), and their participants."""
-    repliers = frozenset().union(*(span.repliers_all for span in spans))
-    reactors = frozenset().union(*(span.reactors_all for span in spans))
+    if len(spans) == 1:
+        repliers, reactors = spans[0].repliers_all, spans[0].reactors_all
+    else:
+        repliers = set().union(*(span.repliers_all for span in spans))
+        reactors = set().union(*(span.reactors_all for span in spans))
     members = repliers | reactors
     replies = sum(n for span in spans for (_, name), n in span.kinds.items() if name is None)
     reactions = sum(span.kinds.total() for span in spans) - replies
@@ -168,7 +171,8 @@ def tally(activity: Activity, posts_made: Sequence[PostRecord], posts: Mapping[i
     nobody: frozenset[str] = frozenset()
     replied, reacted = activity.repliers, activity.reactors
     by_post = {
-        i: Figures(made[i], replies[i], reactions[i], len(replied.get(i, nobody) | reacted.get(i, nobody))) for i in ids
+        i: Figures(made[i], replies[i], reactions[i], _together(replied.get(i, nobody), reacted.get(i, nobody)))
+        for i in ids
     }
     people_by_post = {
         i: (len(replied.get(i, nobody)), len(reacted.get(i, nobody))) for i in replied.keys() | reacted.keys()
@@ -186,7 +190,7 @@ def tally(activity: Activity, posts_made: Sequence[PostRecord], posts: Mapping[i
         theme_reactors = nobody.union(*(reacted[i] for i in theme_posts if i in reacted))
         if theme_repliers or theme_reactors:
             people_by_theme[theme] = (len(theme_repliers), len(theme_reactors))
-            participants_by_theme[theme] = len(theme_repliers | theme_reactors)
+            participants_by_theme[theme] = _together(theme_repliers, theme_reactors)
     by_theme = _grouped(theme_of, made, replies, reactions, participants_by_theme)
 
     # By platform: member ids carry their platform (slack:…, teams:…), so a platform's people need no pairing.
@@ -217,6 +221,11 @@ def tally(activity: Activity, posts_made: Sequence[PostRecord], posts: Mapping[i
             by_post=dict(sorted(people_by_post.items(), key=lambda kv: str(kv[0]))),
         ),
     )
+
+
+def _together(left: Members, right: Members) -> int:
+    """How many members two sets hold together (without building their union)."""
+    return len(left) + len(right) - len(left & right) if left and right else len(left) + len(right)
 
 
 def _starting(members: Iterable[str], prefix: str) -> int:

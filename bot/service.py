@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +48,13 @@ class Engagement:
         self.library = library
         self.store = store
         self._named: set[tuple[Platform, str]] = set()  # channels whose name this process has looked up
+
+    @contextmanager
+    def reading(self) -> Iterator[Engagement | None]:
+        """These operations on a read-only connection of their own to the same database (``Store.reader``), for
+        long reads in a worker thread; closed when the block ends. None for an in-memory database."""
+        with self.store.reader() as store:
+            yield None if store is None else Engagement(self.settings, self.library, store)
 
     # -- weeks and summaries -------------------------------------------------------------------------
 

@@ -134,6 +134,38 @@ def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> Non
         Repository.open(path)
 
 
+def test_a_read_only_connection_reads_and_never_creates_migrates_or_writes(repo: Repository, tmp_path: Path) -> None:
+    capture = seed(repo)
+    capture.apply(reply_event("200.1", "U1", "kept"))
+    with repo.reader() as reader:
+        assert reader is not None
+        assert [r.text for r in reader.replies_between(T, T + timedelta(days=1))] == ["kept"]
+        before = file_bytes(Path(repo.path))
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.set_consent("slack:U1", "quote", True, T)
+        assert file_bytes(Path(repo.path)) == before
+    capture.apply(reply_event("200.2", "U2", "still written"))  # the writer is not held up by the reader
+    assert repo.db.execute("SELECT count(*) FROM replies").fetchone()[0] == 2
+
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StorageError, match="cannot"):
+        Repository.open_readonly(missing)
+    assert not missing.exists()
+    old = tmp_path / "old.db"
+    migrations.apply(Database(old), stop_before="m002_scheduling_and_teams")
+    size = old.stat().st_size
+    with pytest.raises(StorageError, match="not migrated"):
+        Repository.open_readonly(old)
+    assert [m.name for m in migrations.applied(Database(old))] == ["m001_core"]
+    assert old.stat().st_size == size
+    memory = Repository.open(":memory:")
+    try:
+        with memory.reader() as none:
+            assert none is None  # an in-memory database has no second connection
+    finally:
+        memory.close()
+
+
 def test_cli_on_a_bad_database_file_exits_2(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlencode
 
@@ -9,7 +10,8 @@ import pytest
 
 from bot.service import EXPORT_FIELDS
 from bot.timeutil import IsoWeek, from_slack_ts, to_db, utc_now
-from tests.fakes import UploadedFile, slack_reaction_added, slack_thread_reply
+from tests.fakes import UploadedFile, slack_command_body, slack_reaction_added, slack_thread_reply
+from tests.held_reads import GIVE_UP, HeldReads
 from tests.slack.rig import ADMIN, CHANNEL, MEMBER, TOKEN, Rig, ts_at
 
 # -- /engage ----------------------------------------------------------------------------------------------------------
@@ -176,6 +178,32 @@ async def test_admin_report_is_uploaded_privately_as_one_html_file(rig: Rig) -> 
     [reply] = rig.fake.responses
     assert reply["response_type"] == "ephemeral"
     assert "direct message" in reply["text"]
+
+
+@pytest.mark.parametrize(("text", "delivered"), [("summary", False), ("export", True), ("report 4", True)])
+async def test_a_capture_is_answered_while_a_long_command_reads(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, text: str, delivered: bool
+) -> None:
+    post = await rig.post_prompt()
+    await rig.event(slack_thread_reply("before", thread_ts=post.message_id, channel=CHANNEL, ts=ts_at(post, 60)))
+    held = HeldReads(monkeypatch)
+    body = slack_command_body(text, ADMIN, CHANNEL, rig.response_url)
+    ack = await rig.raw(body, content_type="application/x-www-form-urlencoded")
+    assert ack.status == 200
+    assert await asyncio.to_thread(held.started.wait, GIVE_UP)  # the command is reading, off the event loop
+
+    await rig.event(slack_thread_reply("during", thread_ts=post.message_id, channel=CHANNEL, ts=ts_at(post, 120)))
+    assert [r["text"] for r in rig.rows("replies")] == ["before", "during"]
+    assert rig.fake.responses == []  # the command's answer is still being made
+
+    held.release.set()
+    await rig.slack.wait_idle()
+    assert held.released is True
+    assert "MainThread" not in held.threads
+    [reply] = rig.fake.responses
+    assert reply["response_type"] == "ephemeral"
+    assert ("direct message" in reply["text"]) is delivered
+    assert len(rig.fake.uploads) == int(delivered)
 
 
 @pytest.mark.parametrize("text", ["report many", "report 0", "report 105", "report 4 weeks"])

@@ -3,9 +3,12 @@ once; @mentions in prompt threads are replies unless they start with a command; 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
+
+import pytest
 
 from tests.fakes import (
     TEAMS_BOT_ID,
@@ -18,6 +21,7 @@ from tests.fakes import (
     teams_install_conversation_update,
     teams_personal_message,
 )
+from tests.held_reads import GIVE_UP, HeldReads
 from tests.teams.harness import ADMIN, Harness, OneDrive, adaptive_content, card_texts
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -318,6 +322,30 @@ async def test_mydata_is_offered_to_a_member_through_file_consent(harness: Harne
     attachment, data = await accept_file(harness, onedrive, consent, member)
     assert attachment["name"] == "engagebot-mydata-teams.json"
     assert json.loads(data)["member_id"] == f"teams:{member}"
+
+
+async def test_a_reply_is_captured_while_a_report_is_being_built(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post = await harness.install_and_post()
+    url = harness.url
+    held = HeldReads(monkeypatch)
+    report = asyncio.create_task(harness.send(teams_personal_message("report 3", service_url=url, user_id=ADMIN)))
+    assert await asyncio.to_thread(held.started.wait, GIVE_UP)  # the report is reading, off the event loop
+
+    reply = teams_channel_reply("Said during the report", root_id=post.message_id, service_url=url)
+    assert await harness.send(reply) == 201
+    assert [r["text"] for r in harness.rows("SELECT text FROM replies")] == ["Said during the report"]
+    assert not report.done()
+
+    held.release.set()
+    assert await report == 201
+    assert held.released is True
+    assert "MainThread" not in held.threads
+    card, consent = harness.connector.calls_to("reply_to_activity")[-2:]
+    assert card_texts(adaptive_content(card["body"]))[0].startswith("Report ")
+    (attachment,) = consent["body"]["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
 
 
 async def test_admin_report_goes_through_file_consent_and_members_are_refused(
