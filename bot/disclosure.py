@@ -8,9 +8,12 @@ The rule, in words an administrator can check:
    Teams figure, replies in all themes add up to the total of replies, new plus returning participants make all
    participants, and a change against the previous period is the current figure minus the previous one. Hiding
    one figure is useless if it can be worked out from the others by adding or subtracting. So whenever a hidden
-   figure could still be calculated from shown figures, through any combination of the declared relations, one
-   more figure of the relation that gives it away is hidden too: the smallest of its parts (in people, then in
-   value) that is not zero, or else the total. This repeats until no hidden figure can be calculated.
+   figure could still be calculated from shown figures, through any combination of the declared relations, more
+   figures are hidden ("withheld"): the set that costs readers least, counted in the people behind the figures
+   it hides (a figure about 4 people costs less than one about 400; a zero is hidden only when nothing else
+   will do), and of equal cost the one with fewer figures. The set is looked for among the figures of the sums
+   that still give the hidden figure away, so one figure that closes two sums at once, or a total hidden instead
+   of a chain of its parts, is found when it is cheaper. This repeats until no hidden figure can be calculated.
 3. The same figures always give the same choice, whatever order they were declared in.
 
 Figures that are never printed (such as the previous period's totals behind a "change" figure) are declared
@@ -30,14 +33,16 @@ Typical use::
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 Number = int | float
-MAX_WIDENING = 3  # how many relations away from a leaking figure a single settling figure is looked for
-MAX_TRIALS = 24  # candidates tried at each distance before settling for the most preferred one
+MAX_PLAN = 4  # the most figures one complement hides at once
+MAX_PLANS = 96  # sets tried for one figure before hiding the cheapest single figure next to it and looking again
+EMPTY_COST = 10**9  # a zero figure is hidden only when nothing else will do
 PRIME = 2**61 - 1  # the fast trials' arithmetic; every decision is confirmed in exact rational arithmetic
 
 
@@ -107,94 +112,125 @@ def protect(cells: Mapping[str, Cell], relations: Iterable[Relation], k: int) ->
         return Protection(k, dict(cells), exact=True)
     primary = frozenset(key for key, cell in cells.items() if 0 < cell.people < k)
     unknown = set(primary) | {key for key, cell in cells.items() if not cell.published}
+    system = _System(rels, cells)
     complementary: set[str] = set()
     while True:
-        exposed = [key for key in _determined(unknown, rels) if key in primary]
+        exposed = [key for key in system.determined(unknown) if key in primary]
         if not exposed:
             break
-        extra = _complement(min(exposed), unknown, rels, cells)
-        if extra is None:  # the relations pin it down whatever is hidden (inconsistent input): nothing more to do
+        target = min(exposed)
+        extra = system.plan(target, unknown) or system.fallback(target, unknown)
+        if not extra:  # the relations pin it down whatever is hidden (inconsistent input): nothing more to do
             break
-        unknown.add(extra)
-        complementary.add(extra)
+        unknown |= extra
+        complementary |= extra
+    # A figure hidden early may no longer be needed once later ones were hidden: show it again if that gives no
+    # small group away (the costliest first).
+    for key in sorted(complementary - primary, key=lambda key: (-system.cost(key), key)):
+        trial = unknown - {key}
+        if primary.isdisjoint(system.determined(trial)):
+            unknown, complementary = trial, complementary - {key}
     return Protection(k, dict(cells), primary, frozenset(complementary - primary))
 
 
-def _preference(key: str, relation: Relation, cells: Mapping[str, Cell]) -> tuple[int, int, int, float, str]:
-    """Which shown figure to hide first: a part before the total, non-zero before zero, then the smallest."""
-    cell = cells[key]
-    return (int(key == relation.total), int(cell.empty), cell.people, abs(cell.value), key)
+class _System:
+    """The declared relations as equations ``total - sum(parts) = 0``, and the searches over them."""
 
+    def __init__(self, rels: list[Relation], cells: Mapping[str, Cell]) -> None:
+        self.cells = cells
+        self.terms: list[dict[str, int]] = []  # per relation: figure -> coefficient
+        self.of: dict[str, list[int]] = {}  # figure -> the relations naming it
+        for index, relation in enumerate(rels):
+            terms: dict[str, int] = {}
+            for key, sign in ((relation.total, 1), *((part, -1) for part in relation.parts)):
+                terms[key] = terms.get(key, 0) + sign
+            self.terms.append({key: v for key, v in terms.items() if v})
+            for key in self.terms[-1]:
+                self.of.setdefault(key, []).append(index)
 
-def _complement(target: str, unknown: set[str], rels: list[Relation], cells: Mapping[str, Cell]) -> str | None:
-    """The next figure to hide so that ``target`` can no longer be calculated, or None when none is left.
+    def cost(self, key: str) -> int:
+        cell = self.cells[key]
+        return EMPTY_COST if cell.empty else cell.people + 1
 
-    The search starts with the relations that name the target and widens one relation at a time. A figure whose
-    hiding settles the leak on its own is chosen at the nearest distance where one exists; when none does, the most
-    preferred figure next to the target is hidden and the caller looks again.
-    """
-    reached = {target}
-    used: set[Relation] = set()
-    fallback: str | None = None
-    for _ in range(MAX_WIDENING):
-        touching = [r for r in rels if r not in used and reached & set(r.names())]
-        if not touching:
-            break
-        used.update(touching)
-        candidates = sorted(
-            {(_preference(key, r, cells), key) for r in touching for key in r.names() if key not in unknown}
-        )
-        for _, key in candidates[:MAX_TRIALS]:
-            trial = unknown | {key}
-            if target not in _determined(trial, rels, around=target) and target not in _determined(trial, rels):
-                return key
-        if fallback is None and candidates:
-            fallback = candidates[0][1]
-        reached.update(key for r in touching for key in r.names())
-    if fallback is None:  # every figure near the target is hidden already: hide the next one out
-        fallback = next((key for r in rels if r not in used for key in r.names() if key not in unknown), None)
-    return fallback
+    def determined(self, unknown: set[str]) -> set[str]:
+        """The unknown figures the relations pin down exactly (Gaussian elimination over the rationals)."""
+        rows = [terms for terms in self.terms if not unknown.isdisjoint(terms)]
+        return _pinned(rows, unknown, None)
 
+    def component(self, target: str, unknown: set[str]) -> list[int]:
+        """The relations linked to ``target`` through unknown figures: the only ones that can give it away."""
+        reached, pending, found = {target}, [target], set()
+        while pending:
+            for index in self.of.get(pending.pop(), ()):
+                if index in found:
+                    continue
+                found.add(index)
+                for key in self.terms[index]:
+                    if key in unknown and key not in reached:
+                        reached.add(key)
+                        pending.append(key)
+        return sorted(found)
 
-def _determined(unknown: set[str], rels: list[Relation], *, around: str | None = None) -> set[str]:
-    """The unknown figures the relations pin down exactly.
+    def pins(self, target: str, unknown: set[str]) -> bool:
+        """Whether the relations pin ``target`` down: a fast trial modulo a large prime, confirmed exactly when it
+        says no."""
+        rows = [self.terms[index] for index in self.component(target, unknown)]
+        if target in _pinned(rows, unknown, PRIME):
+            return True
+        return target in _pinned(rows, unknown, None)
 
-    Each relation is the equation ``total - sum(parts) = 0``; with the shown figures moved to the right-hand side,
-    an unknown figure is determined exactly when its unit vector lies in the row space of the unknowns' columns
-    (Gaussian elimination in exact rational arithmetic). With ``around``, only the equations connected to that
-    figure through unknown figures are looked at, in arithmetic modulo a large prime: a fast trial whose answer
-    the caller confirms exactly.
-    """
-    columns = sorted(unknown)
-    index = {key: i for i, key in enumerate(columns)}
-    rows: list[dict[int, int]] = []
-    for relation in rels:
-        row: dict[int, int] = {}
-        for key, sign in ((relation.total, 1), *((part, -1) for part in relation.parts)):
-            if key in index:
-                row[index[key]] = row.get(index[key], 0) + sign
-        row = {col: v for col, v in row.items() if v}
-        if row:
-            rows.append(row)
-    if around is None:
-        reduced = _rref([{c: Fraction(v) for c, v in row.items()} for row in rows], None)
-    elif around not in index:
+    def candidates(self, target: str, unknown: set[str]) -> list[str]:
+        """Shown figures that may help: those of the sums that give a figure of the target's component away on
+        their own (a single unknown left), else of every sum in the component."""
+        component = self.component(target, unknown)
+        alone = [i for i in component if sum(1 for key in self.terms[i] if key in unknown) == 1]
+        return sorted({key for i in alone or component for key in self.terms[i] if key not in unknown})
+
+    def plan(self, target: str, unknown: set[str]) -> set[str]:
+        """The cheapest set of at most MAX_PLAN shown figures whose hiding leaves ``target`` undetermined (cost
+        first, then fewer figures, then their names), searched cheapest first; empty when none was found within
+        MAX_PLANS trials."""
+        start: tuple[str, ...] = ()
+        queue: list[tuple[int, int, tuple[str, ...]]] = [(0, 0, start)]
+        seen = {start}
+        tried = 0
+        while queue and tried < MAX_PLANS:
+            cost, size, plan = heapq.heappop(queue)
+            hidden = unknown.union(plan)
+            if plan:
+                tried += 1
+                if not self.pins(target, hidden):
+                    return set(plan)
+            if size == MAX_PLAN:
+                continue
+            for key in self.candidates(target, hidden):
+                bigger = tuple(sorted((*plan, key)))
+                if bigger not in seen:
+                    seen.add(bigger)
+                    heapq.heappush(queue, (cost + self.cost(key), size + 1, bigger))
         return set()
-    else:
-        reduced = _rref(_component(rows, index[around]), PRIME)
-    return {columns[next(iter(row))] for row in reduced if len(row) == 1}
+
+    def fallback(self, target: str, unknown: set[str]) -> set[str]:
+        """The cheapest single figure next to ``target`` (or, when everything near it is hidden, the first shown
+        figure of any relation): each round hides more, so the search ends."""
+        near = self.candidates(target, unknown)
+        if near:
+            return {min(near, key=lambda key: (self.cost(key), key))}
+        rest = sorted(key for terms in self.terms for key in terms if key not in unknown)
+        return set(rest[:1])
 
 
-def _component(rows: list[dict[int, int]], column: int) -> list[dict[int, int]]:
-    """The rows linked to ``column`` through shared columns."""
-    reached, picked, pending = {column}, [False] * len(rows), True
-    while pending:
-        pending = False
-        for i, row in enumerate(rows):
-            if not picked[i] and not reached.isdisjoint(row):
-                picked[i] = pending = True
-                reached.update(row)
-    return [row for i, row in enumerate(rows) if picked[i]]
+def _pinned(rows: list[dict[str, int]], unknown: set[str], modulus: int | None) -> set[str]:
+    """The unknown figures that rows of relations pin down: a figure is determined exactly when its unit vector lies
+    in the row space of the unknowns' columns, once the shown figures are moved to the right-hand side."""
+    columns = sorted({key for terms in rows for key in terms if key in unknown})
+    index = {key: i for i, key in enumerate(columns)}
+    equations = []
+    for terms in rows:
+        row = {index[key]: v for key, v in terms.items() if key in index}
+        if row:
+            equations.append({c: Fraction(v) for c, v in row.items()} if modulus is None else row)
+    return {columns[next(iter(row))] for row in _rref(equations, modulus) if len(row) == 1}
 
 
 def _rref(rows: list[dict[int, Any]], modulus: int | None) -> list[dict[int, Any]]:

@@ -175,6 +175,83 @@ def test_the_choice_does_not_depend_on_the_order_things_were_declared_in():
         assert (again.primary, again.complementary) == (first.primary, first.complementary)
 
 
+# -- a report's new and returning participants -------------------------------------------------------------------
+
+
+def participation(
+    new: list[int], returning: list[int], before: tuple[int, int]
+) -> tuple[dict[str, Cell], list[Relation]]:
+    """The report's participant figures (bot.report.figures): each week's participants are new plus returning, the
+    period's new members are its weeks' new members, and each headline changes against an unprinted previous
+    period."""
+    cells: dict[str, Cell] = {}
+    relations = []
+    for i, (n, r) in enumerate(zip(new, returning, strict=True)):
+        cells |= {
+            f"week|{i}|new": Cell(n, n),
+            f"week|{i}|returning": Cell(r, r),
+            f"week|{i}|participants": Cell(n + r, n + r),
+        }
+        relations.append(Relation(f"week|{i}|participants", (f"week|{i}|new", f"week|{i}|returning")))
+    spans = {"period": (sum(new), max(returning) + 5, True), "previous": (*before, False)}
+    for span, (n, r, published) in spans.items():
+        cells |= {
+            f"{span}|new": Cell(n, n, published),
+            f"{span}|returning": Cell(r, r, published),
+            f"{span}|participants": Cell(n + r, n + r, published),
+        }
+        relations.append(Relation(f"{span}|participants", (f"{span}|new", f"{span}|returning")))
+    for measure in ("new", "returning", "participants"):
+        now, then = cells[f"period|{measure}"], cells[f"previous|{measure}"]
+        cells[f"change|{measure}"] = Cell(now.value - then.value, min(now.people, then.people))
+        relations.append(change_relation(f"period|{measure}", f"previous|{measure}", f"change|{measure}"))
+    relations.append(Relation("period|new", tuple(f"week|{i}|new" for i in range(len(new)))))
+    return cells, relations
+
+
+def split_withheld(shown: object, weeks: int) -> list[int]:
+    """The weeks whose new/returning split is not printed in full."""
+    hidden = shown.hidden  # type: ignore[attr-defined]
+    return [i for i in range(weeks) if hidden(f"week|{i}|new") or hidden(f"week|{i}|returning")]
+
+
+def test_one_week_with_few_new_members_costs_one_other_week_not_a_chain():
+    # A growing community: each week some new members; in week 2 only two. Its new count must not be worked out
+    # from the period's new members minus the other weeks', so one other week's split goes too; not every week's.
+    cells, relations = participation([30, 12, 2, 9, 4, 7, 5, 6], [0, 20, 28, 30, 33, 35, 36, 38], (20, 10))
+    shown = protect(cells, relations, k=3)
+    assert shown.primary == {"week|2|new"}
+    withheld = split_withheld(shown, 8)
+    assert 2 in withheld
+    assert len(withheld) == 2  # the week itself and one partner (before: seven weeks of eight)
+    assert shown.withheld == 4  # "fewer than 3", its week's returning, and the partner week's new and returning
+    assert all(shown.value(f"period|{m}") is not None for m in ("new", "returning", "participants"))
+    assert recoverable(unknown_to_reader(cells, shown), relations) & shown.primary == set()
+
+
+def test_weeks_with_few_new_members_protect_each_other():
+    # Several small weeks: their new counts hide each other inside the period's total; every week with at least
+    # three new members keeps its split.
+    new = [26, 7, 2, 0, 1, 0, 1, 0]
+    cells, relations = participation(new, [0, 18, 25, 26, 24, 26, 27, 20], (30, 0))
+    shown = protect(cells, relations, k=3)
+    assert split_withheld(shown, 8) == [2, 4, 6]
+    assert shown.complementary == {"week|2|returning", "week|4|returning", "week|6|returning"}
+    assert recoverable(unknown_to_reader(cells, shown), relations) & shown.primary == set()
+
+
+def test_a_steady_community_loses_the_split_of_its_few_small_weeks_only():
+    # Hardly anyone new: most weeks have none (zero is printed), some a few.
+    new = [3, 0, 1, 4, 0, 0, 2, 5]
+    cells, relations = participation(new, [30, 31, 29, 30, 32, 30, 31, 30], (12, 40))
+    shown = protect(cells, relations, k=3)
+    assert split_withheld(shown, 8) == [2, 6]  # before: weeks 0, 2, 3, 6 and 7
+    assert all(shown.value(f"week|{i}|new") == 0 for i in (1, 4, 5))
+    unknown = unknown_to_reader(cells, shown)
+    assert recoverable(unknown, relations) & shown.primary == set()
+    assert by_differencing(unknown, relations) & shown.primary == set()
+
+
 # -- properties ------------------------------------------------------------------------------------------------------
 
 

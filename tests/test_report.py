@@ -243,3 +243,22 @@ def test_a_theme_with_too_few_members_says_its_text_is_withheld(community):
     assert html.count("What members said is withheld") == len(replied)
     assert html.count("No member replied in this theme during the period.") == len(set(THEMES) - replied)
     assert "Withheld for too few members this period: " + escape(", ".join(t for t in THEMES if t in replied)) in html
+
+
+def test_only_weeks_with_few_new_members_lose_their_new_and_returning_split(tmp_path):
+    # Eight weeks of a community that grows at first and then hardly (2, 1 and 1 new members in weeks 3, 5 and 7):
+    # those three weeks' new counts hide each other inside the period's; the other weeks keep their split.
+    grown = build_community(tmp_path / "grown.db", weeks=8, seed=11)
+    try:
+        data = gather(grown.source, grown.first, grown.last, LONDON, themes=THEMES)
+        figures = build_report(data, ReportOptions()).figures
+    finally:
+        grown.source.close()
+    new = [week.new_participants for week in data.weeks]
+    assert [i for i, n in enumerate(new) if 0 < n < 3] == [2, 4, 6]
+    withheld = [i for i in range(8) if figures.hidden("week", i, "new") or figures.hidden("week", i, "returning")]
+    assert withheld == [2, 4, 6]
+    for i, week in enumerate(data.weeks):
+        if i not in withheld:
+            assert figures.value("week", i, "new") == week.new_participants
+            assert figures.value("week", i, "returning") == week.returning_participants

@@ -165,7 +165,7 @@ def methods(report: Report) -> str:
             f"<b>Anonymity.</b> No figure describes fewer than {o.min_group_size} people. A figure about 1 to "
             f"{o.min_group_size - 1} people reads “fewer than {o.min_group_size}”; where it could still be worked "
             "out by adding or subtracting other figures (totals, platforms, themes, weeks, the change on the previous "
-            "period), the smallest of those is hidden too and reads “withheld”. "
+            "period), the fewest and smallest figures that prevent it are hidden too and read “withheld”. "
             f"In this report: {small} figure{'s' if small != 1 else ''} “fewer than {o.min_group_size}”, "
             f"{guarded} “withheld”."
         )
