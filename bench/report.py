@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,10 +25,12 @@ from bench.common import bench_dir, clean_env, engagebot_command, machine, media
 from bench.summary import FIRST_MONDAY, FULL, QUICK, TIMEZONE, Params, ensure_history
 from bot.config import DEFAULT_PROMPT_LIBRARY
 from bot.prompts import load_library
-from bot.report import ReportOptions, build_report, document, gather
+from bot.report import ReportOptions, build_report, document, make_report
 from bot.report.figures import protect_report
-from bot.report.insight import theme_insights
+from bot.report.insight import read_text
 from bot.report.markers import shipped_markers
+from bot.report.model import count_weeks, read_weeks, report_data, report_spans
+from bot.report.model import report_weeks as week_list
 from bot.timeutil import IsoWeek
 from storage.repository import Repository
 
@@ -74,31 +77,45 @@ def run_cli(path: Path, first: IsoWeek, last: IsoWeek, workdir: Path) -> tuple[f
 
 
 def time_parts(path: Path, first: IsoWeek, last: IsoWeek) -> list[tuple[str, float]]:
-    """The report's stages in-process, on one open Repository."""
+    """The report's stages in-process, one after the other on one open Repository (no worker thread), then the whole
+    of ``make_report`` with its worker thread on a second, read-only connection, as `engagebot report` runs it."""
     tz = ZoneInfo(TIMEZONE)
     themes = load_library(DEFAULT_PROMPT_LIBRARY).theme_names()
+    options = ReportOptions()
     repo = Repository.open(path)
     try:
+        weeks = week_list(first, last)
+        spans = report_spans(weeks, tz)
         began = time.perf_counter()
-        data = gather(repo, first, last, tz, themes=themes)
+        groups = read_weeks(repo, spans)
+        activity = time.perf_counter()
+        replies = repo.report_replies(spans[len(weeks)][0], spans[-1][1], "speech_balloon")
         read = time.perf_counter()
+        text = read_text(replies, shipped_markers())
+        analysed = time.perf_counter()
+        counts = count_weeks(repo, weeks, tz, groups)
+        counted = time.perf_counter()
+        data = report_data(repo, weeks, tz, counts, replies, themes)
+        protect_report(data, text.insights(data.themes).cells(), (), k=options.min_group_size, exact=False)
+        protected = time.perf_counter()
+        report = build_report(data, options)
+        document(report, generated_at=datetime.fromisoformat(GENERATED_AT))
+        rendered = time.perf_counter()
+        with repo.reader() as counter:
+            started = time.perf_counter()
+            make_report(repo, first, last, tz, options, themes=themes, counter=counter)
+            made = time.perf_counter()
     finally:
         repo.db.close()  # not Repository.close(): its PRAGMA optimize is not part of the measurement
-    insights = theme_insights(data, shipped_markers())
-    text = time.perf_counter()
-    protect_report(data, insights.cells(), (), k=3, exact=False)
-    protected = time.perf_counter()
-    report = build_report(data, ReportOptions())
-    built = time.perf_counter()
-    document(report, generated_at=datetime.fromisoformat(GENERATED_AT))
-    rendered = time.perf_counter()
-    print(f"{len(data.replies):,} replies in the period, {sum(len(w.by_post) for w in data.weeks):,} post-weeks")
+    print(f"{len(replies):,} replies in the period, {sum(len(w.by_post) for w in counts.weeks):,} post-weeks")
     return [
-        ("reading: gather (weekly summaries, the period and the previous one, replies)", read - began),
-        ("what members said: phrases, markers, quotes (theme_insights)", text - read),
-        ("disclosure rules on every figure (protect_report)", protected - text),
-        ("build_report (the two above together)", built - protected),
-        ("HTML (document)", rendered - built),
+        ("the weeks' activity, grouped by SQLite (read_weeks: the worker thread's part)", activity - began),
+        ("the period's replies (report_replies)", read - activity),
+        ("what members said: phrases, markers, quotes (read_text)", analysed - read),
+        ("the figures of every week, the period and the previous one (count_weeks)", counted - analysed),
+        ("disclosure rules on every figure (protect_report)", protected - counted),
+        ("build_report and HTML (document)", rendered - protected),
+        ("make_report: all of it, the activity read in a worker thread", made - started),
     ]
 
 
@@ -108,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="end-to-end runs (default 3)")
     args = parser.parse_args(argv)
     params = QUICK if args.quick else FULL
-    print(f"report benchmark: {machine()}")
+    print(f"report benchmark: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     path, built = ensure_history(params, rebuild=False)
     print(f"database: {path.name} ({'built in ' + format(built, '.0f') + ' s' if built else 'cached'})")
     first, last = report_weeks(params)
@@ -135,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("`engagebot report` peak RSS", f"{rss:.0f} MiB", "<= 200 MiB", verdict(rss, TARGET_RSS_MB)),
             ("report file", f"{len(runs[0][2]) / 1024:.0f} KiB", "", ""),
         ],
+    )
+    print(
+        f"runs: {', '.join(ms(r[0]) for r in runs)}; load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     return 0
 
