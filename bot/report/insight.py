@@ -25,7 +25,7 @@ from bot.report.reading import Reading, Readings
 from bot.report.text import CrossPhrase, Phrase, ThemeCounts, across_themes, count_members, rank_phrases
 
 CONCERN_MARKERS = ("barrier", "ask")  # replies with these markers feed "concerns across themes"
-_GRAMS = attrgetter("grams")
+_GRAMS, _MEMBER = attrgetter("grams"), attrgetter("member_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ def read_text(
     for reply in replies:
         if reply.text.strip():
             by_theme[reply.theme].append(reply)
-    members = {theme: len({r.member_id for r in rows}) for theme, rows in by_theme.items()}
+    members = {theme: len(set(map(_MEMBER, rows))) for theme, rows in by_theme.items()}
     # Concerns: phrases of replies that raise a barrier or ask for something, shared in several open themes.
     wanted = {m.name for m in markers.markers} & set(CONCERN_MARKERS)
 
