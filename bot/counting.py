@@ -1,11 +1,12 @@
 """Counting activity: the one implementation of the figures that the weekly summary, the channel card and the
 leadership report print.
 
-Storage supplies rows; ``Activity.of`` reads them once into their distinct facts (how many rows per post and
-reaction name, who replied where, who reacted where), and ``tally`` counts a span's figures and the people behind
-them from those facts. Spans add up: the activity of a period is its weeks' activity united (``Activity.union``:
-the counts add, the distinct pairs unite), so every week of a report and the whole period are counted by the same
-code from rows read once. ``span_totals`` is the part of ``tally`` that a previous week or period needs.
+Storage supplies rows; ``Activity.of`` reads them once into their distinct facts (how many replies and reactions
+of each name each post has, and who replied and who reacted on each post), and ``tally`` counts a span's figures
+and the people behind them from those facts. Spans add up: the activity of a period is its weeks' activity united
+(``Activity.union``: the counts add, each post's members unite), so every week of a report and the whole period
+are counted by the same code from rows read once. ``span_totals`` is the part of ``tally`` that a previous week or
+period needs.
 
 New participants: a member is new in a span starting at ``start`` when their first counted activity (a reply, or
 a counted reaction) is at or after ``start`` (``count_new``). Storage gives the first activity of those members
@@ -30,7 +31,6 @@ from typing import Any, TypeVar
 from bot.events import Platform
 from bot.model import ActivityGroup, PostRecord, WeekTotals
 
-Pair = tuple[int, str]  # (post id, member id)
 K = TypeVar("K")
 
 

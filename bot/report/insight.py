@@ -20,9 +20,10 @@ from bot.disclosure import Cell
 from bot.report.figures import key
 from bot.report.markers import Markers
 from bot.report.model import ReportData, ReportReply
+from bot.report.phrase_counts import ThemeCounts, count_members
 from bot.report.quotes import Folded, Quote, choose_quotes, fold_endorsements
 from bot.report.reading import Reading, Readings
-from bot.report.text import CrossPhrase, Phrase, ThemeCounts, across_themes, count_members, rank_phrases
+from bot.report.text import CrossPhrase, Phrase, across_themes, rank_phrases
 
 CONCERN_MARKERS = ("barrier", "ask")  # replies with these markers feed "concerns across themes"
 _GRAMS, _MEMBER = attrgetter("grams"), attrgetter("member_id")
