@@ -177,22 +177,7 @@ def read_text(
     )
 
 
-def theme_insights(
-    data: ReportData,
-    markers: Markers,
-    *,
-    min_members: int = 3,
-    report_min_members: int = 10,
-    quotes: int = 3,
-    phrases: int = 8,
-) -> Insights:
-    """What members said in each of the report's themes (``read_text``, then in the report's theme order)."""
-    text = read_text(
-        data.replies,
-        markers,
-        min_members=min_members,
-        report_min_members=report_min_members,
-        quotes=quotes,
-        phrases=phrases,
-    )
-    return text.insights(data.themes)
+def theme_insights(data: ReportData, markers: Markers, **options: int) -> Insights:
+    """What members said in each of the report's themes: ``read_text`` with the same ``options``, then the report's
+    theme order."""
+    return read_text(data.replies, markers, **options).insights(data.themes)
