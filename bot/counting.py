@@ -6,7 +6,7 @@ of each name each post has, and who replied and who reacted on each post), and `
 and the people behind them from those facts. Spans add up: the activity of a period is its weeks' activity united
 (``Activity.union``: the counts add, each post's members unite), so every week of a report and the whole period
 are counted by the same code from rows read once. ``span_totals`` is the part of ``tally`` that a previous week or
-period needs.
+period needs, from a ``Turnout`` (a lighter read of the same rows).
 
 New participants: a member is new in a span starting at ``start`` when their first counted activity (a reply, or
 a counted reaction) is at or after ``start`` (``count_new``). Storage gives the first activity of those members
@@ -67,6 +67,39 @@ Members = AbstractSet[str]  # sets of member ids: never changed once an Activity
 
 
 @dataclass(frozen=True, slots=True)
+class Turnout:
+    """How many replies and reactions some activity has, and who replied and who reacted: all that the totals of a
+    span need (a previous week's or period's read no more than this)."""
+
+    replies: int
+    reactions: int
+    repliers: Members
+    reactors: Members
+
+    @classmethod
+    def of(cls, groups: Iterable[ActivityGroup], known: dict[str, str] | None = None) -> Turnout:
+        """``known``: as for ``Activity.of``."""
+        counts = [0, 0]  # replies, reactions
+        people: tuple[set[str], set[str]] = (set(), set())
+        one = known.setdefault if known is not None else None
+        for _, name, members in groups:
+            kind = 0 if name is None else 1
+            counts[kind] += len(members)
+            people[kind].update(map(one, members, members) if one is not None else members)
+        return cls(counts[0], counts[1], *people)
+
+    @classmethod
+    def union(cls, spans: Sequence[Turnout]) -> Turnout:
+        """Consecutive spans together."""
+        return cls(
+            sum(span.replies for span in spans),
+            sum(span.reactions for span in spans),
+            set().union(*(span.repliers for span in spans)),
+            set().union(*(span.reactors for span in spans)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Activity:
     """The distinct facts of some activity (``ActivityGroup`` rows): how many replies and reactions of each name
     each post has, and who replied and who reacted on each post. Never changed once made."""
@@ -74,8 +107,7 @@ class Activity:
     kinds: Counter[tuple[int, str | None]]  # (post id, reaction name or None) -> rows
     repliers: Mapping[int, Members]  # post id -> the members who replied there
     reactors: Mapping[int, Members]  # post id -> the members who reacted there
-    repliers_all: Members  # everyone who replied
-    reactors_all: Members  # everyone who reacted
+    turnout: Turnout  # the totals and everyone who replied or reacted
 
     @classmethod
     def of(cls, groups: Iterable[ActivityGroup], known: dict[str, str] | None = None) -> Activity:
@@ -95,7 +127,11 @@ class Activity:
                 by_post[post_id] = set(who)
             else:
                 found.update(who)
-        return cls(Counter(kinds), replied, reacted, set().union(*replied.values()), set().union(*reacted.values()))
+        replies = sum(n for (_, name), n in kinds.items() if name is None)
+        turnout = Turnout(
+            replies, sum(kinds.values()) - replies, set().union(*replied.values()), set().union(*reacted.values())
+        )
+        return cls(Counter(kinds), replied, reacted, turnout)
 
     @classmethod
     def union(cls, spans: Sequence[Activity]) -> Activity:
@@ -107,8 +143,7 @@ class Activity:
             kinds,
             _united(span.repliers for span in spans),
             _united(span.reactors for span in spans),
-            set().union(*(span.repliers_all for span in spans)),
-            set().union(*(span.reactors_all for span in spans)),
+            Turnout.union([span.turnout for span in spans]),
         )
 
     def post_ids(self) -> set[int]:
@@ -136,25 +171,25 @@ class Tally:
     people: People
 
 
-def span_totals(spans: Sequence[Activity], posts_made: Sequence[PostRecord]) -> tuple[WeekTotals, Members]:
-    """Posts, replies, reactions, participants, repliers and reactors of consecutive spans together (one span: a
-    week), and their participants."""
-    if len(spans) == 1:
-        repliers, reactors = spans[0].repliers_all, spans[0].reactors_all
-    else:
-        repliers = set().union(*(span.repliers_all for span in spans))
-        reactors = set().union(*(span.reactors_all for span in spans))
-    members = repliers | reactors
-    replies = sum(n for span in spans for (_, name), n in span.kinds.items() if name is None)
-    reactions = sum(span.kinds.total() for span in spans) - replies
-    return WeekTotals(len(posts_made), replies, reactions, len(members), len(repliers), len(reactors)), members
+def span_totals(turnout: Turnout, posts_made: Sequence[PostRecord]) -> tuple[WeekTotals, Members]:
+    """Posts, replies, reactions, participants, repliers and reactors of a span, and its participants."""
+    members = turnout.repliers | turnout.reactors
+    totals = WeekTotals(
+        len(posts_made),
+        turnout.replies,
+        turnout.reactions,
+        len(members),
+        len(turnout.repliers),
+        len(turnout.reactors),
+    )
+    return totals, members
 
 
 def tally(activity: Activity, posts_made: Sequence[PostRecord], posts: Mapping[int, PostRecord]) -> Tally:
     """Count a span: ``posts_made`` are the posts made in it, ``posts`` holds at least those and every post with
     activity in it (it may hold more)."""
-    totals, members = span_totals([activity], posts_made)
-    repliers, reactors = activity.repliers_all, activity.reactors_all
+    totals, members = span_totals(activity.turnout, posts_made)
+    repliers, reactors = activity.turnout.repliers, activity.turnout.reactors
     replies: Counter[int] = Counter()
     reactions: Counter[int] = Counter()
     names: Counter[str] = Counter()

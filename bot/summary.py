@@ -8,7 +8,17 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.counting import Activity, Figures, People, Tally, count_new, median_minutes_to_first_reply, span_totals, tally
+from bot.counting import (
+    Activity,
+    Figures,
+    People,
+    Tally,
+    Turnout,
+    count_new,
+    median_minutes_to_first_reply,
+    span_totals,
+    tally,
+)
 from bot.events import Platform
 from bot.model import ActivityGroup, PostRecord, WeekTotals
 from bot.timeutil import IsoWeek, to_display
@@ -154,8 +164,8 @@ def build_period(source: SummarySource, start: datetime, end: datetime) -> Perio
 
 def build_summary(source: SummarySource, week: IsoWeek, tz: ZoneInfo) -> Summary:
     period = build_period(source, *week.bounds(tz))
-    posts_made, activity = read_span(source, *week.previous().bounds(tz))
-    previous, _ = span_totals([activity], posts_made)
+    start, end = week.previous().bounds(tz)
+    previous, _ = span_totals(Turnout.of(source.activity_between(start, end)), source.posts_between(start, end))
     return summary_of(period, week, tz, previous)
 
 

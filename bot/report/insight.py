@@ -133,7 +133,8 @@ def read_text(
     phrases: int = 8,
 ) -> TextReading:
     """Read the replies of every theme: phrases, markers, endorsements and quotes of the themes with at least
-    ``report_min_members`` members. Needs nothing of the report's figures, so it can run while they are counted."""
+    ``report_min_members`` members. ``replies`` oldest first (ties by id), as a ``ReportSource`` gives them. Needs
+    nothing of the report's figures, so it can run while they are counted."""
     by_theme: dict[str, list[ReportReply]] = defaultdict(list)
     for reply in replies:
         if reply.text.strip():
@@ -146,7 +147,7 @@ def read_text(
     flagged_counts: dict[str, ThemeCounts] = {}
     shown: dict[str, ThemeInsight] = {}
     for theme, rows in by_theme.items():  # one theme at a time: its texts are read once, then let go
-        folded = fold_endorsements(rows, markers, Readings(markers))
+        folded = fold_endorsements(rows, markers, Readings(markers), ordered=True)
         is_open = members[theme] >= report_min_members
         # least: what a phrase needs, or a 4-word run to tell a window (see text.py).
         counts[theme], concern = count_members(

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.counting import Activity, People, count_new, median_minutes_to_first_reply, span_totals, tally
+from bot.counting import Activity, People, Turnout, count_new, median_minutes_to_first_reply, span_totals, tally
 from bot.events import Platform
 from bot.model import ActivityGroup, PostRecord
 from bot.summary import Figures, Period, Summary, SummarySource, period_of, summary_of
@@ -113,27 +113,33 @@ def count_weeks(
 ) -> Counts:
     """Count the consecutive ``weeks``, the period they make and the previous period (as many weeks just before).
 
-    Each week of both periods is read once into its ``Activity`` (``read_weeks`` over ``report_spans``, unless
-    ``groups`` gives them); the period's activity is its weeks' united. Every week, the period and the previous
-    period are counted by ``bot.counting`` and ``bot.summary`` exactly as ``build_summary`` counts a week, with each
-    member's first activity and each post's first reply read once for all of them."""
+    Each week of both periods is read once (``read_weeks`` over ``report_spans``, unless ``groups`` gives them):
+    into its ``Activity``, or its ``Turnout`` in the previous period; the period's activity is its weeks' united.
+    Every week, the period and the previous period are counted by ``bot.counting`` and ``bot.summary`` exactly as
+    ``build_summary`` counts a week, with each member's first activity and each post's first reply read once for
+    all of them."""
     n = len(weeks)
     spans = report_spans(weeks, tz)
     start, end, previous_start = spans[n][0], spans[-1][1], spans[0][0]
     known: dict[str, str] = {}  # every member, one string each
-    activity = [Activity.of(week, known) for week in (groups if groups is not None else read_weeks(source, spans))]
+    read = list(groups) if groups is not None else read_weeks(source, spans)
+    # The previous period's weeks: only their totals are shown (the period's, and the first week's previous week).
+    turnouts = [Turnout.of(week, known) for week in read[:n]]
+    week_activity = [Activity.of(week, known) for week in read[n:]]
+    del read
     first_activity = source.first_activity(known, previous_start)
     made = [source.posts_between(*span) for span in spans]
     posts = {p.id: p for posts_made in made for p in posts_made}
-    posts.update(source.posts_by_ids(set().union(*(a.post_ids() for a in activity)) - posts.keys()))
+    posts.update(source.posts_by_ids(set().union(*(a.post_ids() for a in week_activity)) - posts.keys()))
     first_replies = source.first_reply_at({p.id for posts_made in made for p in posts_made})
 
     # The previous period: only what the report shows of it (its totals, new participants and median), and each
     # week's "previous week" totals.
     previous_made = [p for posts_made in made[:n] for p in posts_made]
-    before_totals, before_members = span_totals(activity[:n], previous_made)
-    week_before = [span_totals([activity[i - 1]], made[i - 1])[0] for i in range(n, 2 * n)]
-    week_activity = activity[n:]
+    before_totals, before_members = span_totals(Turnout.union(turnouts), previous_made)
+    week_before = [
+        span_totals(turnouts[-1] if i == 0 else week_activity[i - 1].turnout, made[n + i - 1])[0] for i in range(n)
+    ]
 
     summaries = []
     for i, week in enumerate(weeks):

@@ -63,25 +63,30 @@ class Quote:
 
 
 def fold_endorsements(
-    replies: Iterable[ReportReply], markers: Markers, read: Callable[[str], Reading] | None = None
+    replies: Iterable[ReportReply],
+    markers: Markers,
+    read: Callable[[str], Reading] | None = None,
+    *,
+    ordered: bool = False,
 ) -> Folded:
     """Separate "+1" replies from substantive ones; each backs the latest earlier reply by someone else.
-    ``read``: the theme's ``Readings`` (a new one by default)."""
+    ``read``: the theme's ``Readings`` (a new one by default); ``ordered``: ``replies`` are oldest first already
+    (ties by id), as a ``ReportSource`` gives them."""
     read = read or Readings(markers)
-    ordered = sorted(replies, key=_WHEN)
-    texts = list(map(_TEXT, ordered))
+    in_order = list(replies) if ordered else sorted(replies, key=_WHEN)
+    texts = list(map(_TEXT, in_order))
     reading_of = {text: read(text) for text in dict.fromkeys(texts)}  # each distinct text read once
     read_as = list(map(reading_of.__getitem__, texts))
     says = [not reading.endorsement for reading in read_as]  # says something of its own
-    substantive = tuple(compress(ordered, says))
+    substantive = tuple(compress(in_order, says))
     substantive_readings = list(compress(read_as, says))
     by_member: dict[str, list[Reading]] = defaultdict(list)
     for member, reading in zip(map(_MEMBER, substantive), substantive_readings, strict=True):
         by_member[member].append(reading)
     endorsers: dict[int, set[str]] = defaultdict(set)
-    if len(substantive) < len(ordered):  # some "+1"s: each backs the latest earlier reply by someone else
+    if len(substantive) < len(in_order):  # some "+1"s: each backs the latest earlier reply by someone else
         by_thread: dict[int, list[ReportReply]] = defaultdict(list)
-        for reply, own in zip(ordered, says, strict=True):
+        for reply, own in zip(in_order, says, strict=True):
             thread = by_thread[reply.post_id]
             if own:
                 thread.append(reply)
@@ -92,7 +97,7 @@ def fold_endorsements(
     return Folded(
         substantive,
         {k: frozenset(v) for k, v in endorsers.items()},
-        len(ordered) - len(substantive),
+        len(in_order) - len(substantive),
         dict(zip(map(_ID, substantive), substantive_readings, strict=True)),
         dict(by_member),
     )
