@@ -7,19 +7,21 @@ real SQLite file; the report is gathered from it and rendered. Expected figures 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.capture import Capture
 from bot.config import DEFAULT_PROMPT_LIBRARY
-from bot.events import Platform
-from bot.prompts import load_library
+from bot.events import Platform, ReplyPosted
+from bot.prompts import Prompt, load_library
 from bot.report import ReportOptions, build_report, document, gather
 from bot.report.figures import key
 from bot.report.model import week_range
@@ -27,7 +29,8 @@ from bot.report.quotes import Quote, printable
 from bot.report.sections import theme_section
 from bot.report.text import Phrase
 from bot.summary import build_summary
-from tests.report_community import LONDON, Community, build_community, parse
+from storage.repository import Repository
+from tests.report_community import FIRST, LONDON, Community, build_community, parse
 
 GENERATED = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 THEMES = [t.name for t in load_library(DEFAULT_PROMPT_LIBRARY).themes]
@@ -262,3 +265,51 @@ def test_only_weeks_with_few_new_members_lose_their_new_and_returning_split(tmp_
         if i not in withheld:
             assert figures.value("week", i, "new") == week.new_participants
             assert figures.value("week", i, "returning") == week.returning_participants
+
+
+def test_prompts_that_landed_are_ranked_by_what_is_printed_never_by_a_withheld_size(tmp_path):
+    # One week: two members wrote 12 replies to the Quality prompt (its figures read "fewer than 3"), and the Workforce
+    # prompt's figures are withheld so that Quality's cannot be worked out from the total. Ranked by their true sizes
+    # they would come first and last, so the order would tell the hidden sizes: they rank after every shown figure,
+    # in posting order. The two Genomics prompts, posted at the same minute with the same figures, go by their text.
+    source = Repository.open(tmp_path / "ranked.db")
+    capture = Capture(source)
+    tuesday = FIRST.bounds(LONDON)[0] + timedelta(days=1, hours=10)
+    genomics = "Genomics, life sciences and research"
+    threads = [  # platform, channel, theme, prompt, minutes after 10:00, members, replies each
+        (Platform.SLACK, "C0BIG", "Quality management and regulation", "Q: what slows accreditation?", 0, 2, 6),
+        (Platform.SLACK, "C0BIG", "Prevention", "P: where does screening work?", 1, 6, 1),
+        (Platform.TEAMS, "19:t@thread.tacv2", genomics, "Z: what would help genomic testing?", 2, 5, 1),
+        (Platform.TEAMS, "19:t@thread.tacv2", genomics, "A: who interprets genomic results?", 2, 5, 1),
+        (Platform.SLACK, "C0BIG", "Workforce", "W: what keeps you in post?", 3, 3, 1),
+    ]
+    serial = itertools.count(1)
+    for platform, channel, theme, text, minutes, members, each in threads:
+        post = source.record_post(
+            platform, channel, f"P{next(serial)}", Prompt(theme, text), tuesday + timedelta(minutes=minutes)
+        )
+        for m, _ in itertools.product(range(members), range(each)):
+            n = next(serial)
+            at = post.posted_at + timedelta(minutes=5 + n)
+            user = f"U{theme[:3].upper()}{m}" if platform is Platform.SLACK else f"29:1{theme[:3].lower()}{m}"
+            capture.apply(ReplyPosted(platform=platform, channel_id=channel, occurred_at=at, event_key=f"E{n}",
+                                      thread_id=post.message_id, message_id=f"M{n}", user_id=user,
+                                      text=f"reply {n}"))  # fmt: skip
+    data = gather(source, FIRST, FIRST, LONDON, themes=THEMES)
+    source.close()
+    report = build_report(data)
+    html = document(report, generated_at=GENERATED)
+    section = re.search(r"<h2>Prompts that landed</h2>.*?</section>", html, re.S)
+    assert section is not None
+    rows = re.findall(r'<td class="rank">(\d+)</td><td>([A-Z]): .*?</span></td>((?:<td class="num">[^<]*</td>)+)',
+                      section[0])  # fmt: skip
+    printed = [(letter, re.findall(r'<td class="num">([^<]*)</td>', numbers)) for _, letter, numbers in rows]
+    assert printed == [
+        ("P", ["6", "0", "6"]),
+        ("A", ["5", "0", "5"]),
+        ("Z", ["5", "0", "5"]),
+        ("Q", ["fewer than 3", "0", "fewer than 3"]),
+        ("W", ["withheld", "0", "3"]),
+    ]
+    assert [item.figures.replies for item in data.period.by_post] == [12, 6, 5, 5, 3]  # the true order
+    assert "Ranked by replies, then reactions, in this period; withheld figures rank last." in section[0]

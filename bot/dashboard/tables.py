@@ -15,7 +15,7 @@ from bot.dashboard.views import MEASURES, PhraseView, PromptsView, ThemeView
 from bot.events import Platform
 from bot.export import csv_safe
 from bot.report import Report
-from bot.report.sections import PLATFORM_LABELS
+from bot.report.sections import PLATFORM_LABELS, landed
 
 Cell = int | float | str | None
 
@@ -82,8 +82,7 @@ def overview_table(report: Report, filters: Filters) -> Table:
     for insight in report.insights.themes:
         rows.append(("replies", "", "", insight.theme, "", f.show("period", "replies", "theme", insight.theme)))
         rows.append(("members_who_replied", "", "", insight.theme, "", f.show("theme", insight.theme, "members")))
-    listed = [item for item in d.period.by_post if item.figures.replies or item.figures.reactions]
-    for item in listed[: report.options.prompts_listed]:
+    for item in landed(report)[: report.options.prompts_listed]:
         post = item.post
         for m in MEASURES:
             rows.append((f"prompt_{m}", "", PLATFORM_LABELS[post.platform], post.theme, post.prompt,

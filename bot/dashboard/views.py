@@ -26,7 +26,7 @@ from bot.report.insight import ThemeInsight
 from bot.report.markers import shipped_markers
 from bot.report.model import ChannelKey, ReportSource
 from bot.report.quotes import printable
-from bot.report.sections import PLATFORM_LABELS, channel_labels
+from bot.report.sections import PLATFORM_LABELS, channel_labels, posted_order, ranked_posts
 from bot.report.text import clean, content, grams
 from bot.timeutil import IsoWeek
 
@@ -170,12 +170,17 @@ class Views:
         return PhraseView(view, phrase, listed[phrase], tuple(replies))
 
     def prompts(self, filters: Filters, sort: str, descending: bool) -> PromptsView:
-        """Every post of the period (made in it, or with activity in it) and its engagement, sorted by what is shown:
-        a withheld figure sorts after every shown one, whatever the order, so the order gives nothing away."""
+        """Every post of the period (made in it, or with activity in it) and its engagement, sorted by what is shown
+        (``ranked_posts``, as the report ranks its prompts): a withheld figure sorts after every shown one, whatever
+        the order, so the order gives nothing away."""
         if sort not in SORTS:
             raise NoSuchPage(sort)
         report = self.report(filters)
         f, labels = report.figures, channel_labels(report)
+        if sort in MEASURES:
+            items = ranked_posts(report, (sort,), descending=descending)
+        else:
+            items = sorted(report.data.period.by_post, key=posted_order)
         rows = [
             PromptRow(
                 item.post.id,
@@ -186,16 +191,10 @@ class Views:
                 item.post.posted_at,
                 {m: f.show("post", item.post.id, m) for m in MEASURES},
             )
-            for item in report.data.period.by_post
+            for item in items
         ]
-        rows.sort(key=lambda row: (row.posted_at, row.post_id))  # ties stay in posting order (sorts are stable)
-        if sort in MEASURES:
-            shown = [row for row in rows if not isinstance(row.figures[sort], str)]
-            withheld = [row for row in rows if isinstance(row.figures[sort], str)]
-            shown.sort(key=lambda row: float(row.figures[sort]), reverse=descending)
-            rows = shown + withheld
-        elif sort == "theme":
+        if sort == "theme":  # ties stay in posting order (sorts are stable)
             rows.sort(key=lambda row: row.theme.casefold(), reverse=descending)
-        elif descending:
+        elif sort == "posted" and descending:
             rows.reverse()
         return PromptsView(report, tuple(rows), sort, descending)

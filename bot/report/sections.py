@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 
 from bot.events import Platform
@@ -10,6 +10,7 @@ from bot.report.build import Report
 from bot.report.charts import Series, Value, fmt, heatmap, horizontal_bars, shown, stacked_columns
 from bot.report.insight import ThemeInsight
 from bot.report.model import ChannelKey
+from bot.summary import PostFigures
 
 PLATFORM_LABELS = {Platform.SLACK: "Slack", Platform.TEAMS: "Teams"}
 
@@ -63,7 +64,7 @@ def heatmap_chart(report: Report) -> str:
 def themes_chart(report: Report) -> str:
     f = report.figures
     rows = [(t, f.show("period", "replies", "theme", t)) for t in report.data.themes]
-    rows.sort(key=lambda tv: (isinstance(tv[1], str), -float(tv[1]) if not isinstance(tv[1], str) else 0, tv[0]))
+    rows.sort(key=lambda tv: (published_order(tv[1]), tv[0]))
     return horizontal_bars("chart-themes", "Replies by theme over the period", rows, unit="replies")
 
 
@@ -83,10 +84,47 @@ def charts(report: Report) -> str:
     )
 
 
+def published_order(value: Value, descending: bool = True) -> tuple[int, float]:
+    """Where a printed figure sorts: shown figures by their value, every withheld one ("fewer than k", "withheld")
+    after them whatever the direction, all alike, so an order never tells more than the figures do."""
+    if isinstance(value, str):
+        return (1, 0.0)
+    return (0, -float(value) if descending else float(value))
+
+
+def posted_order(item: PostFigures) -> tuple[object, ...]:
+    """Posts in the order they were posted, then by prompt text: ties broken by what the page shows anyway."""
+    return (item.post.posted_at, item.post.prompt, item.post.id)
+
+
+def ranked_posts(
+    report: Report, measures: Sequence[str] = ("replies", "reactions"), *, descending: bool = True
+) -> list[PostFigures]:
+    """The period's posts ordered by their printed figures of ``measures``, each in turn (``published_order``), then
+    as posted. The report's prompts that landed and the dashboard's prompts page both rank with it."""
+    f = report.figures
+
+    def order(item: PostFigures) -> tuple[object, ...]:
+        figures = (published_order(f.show("post", item.post.id, m), descending) for m in measures)
+        return (*figures, *posted_order(item))
+
+    return sorted(report.data.period.by_post, key=order)
+
+
+def landed(report: Report) -> list[PostFigures]:
+    """The prompts that landed, best first: those whose printed replies or reactions are not plainly 0."""
+    f = report.figures
+    return [
+        item
+        for item in ranked_posts(report)
+        if any(f.show("post", item.post.id, m) != 0 for m in ("replies", "reactions"))
+    ]
+
+
 def prompts(report: Report) -> str:
     """The prompts ranked by engagement over the period: whole text, theme, platform and channel."""
     data, f = report.data, report.figures
-    ranked = [item for item in data.period.by_post if item.figures.replies or item.figures.reactions]
+    ranked = landed(report)
     listed = ranked[: report.options.prompts_listed]
     rows = []
     labels = channel_labels(report)
@@ -109,7 +147,7 @@ def prompts(report: Report) -> str:
     head = "".join(f'<th class="num">{esc(m)}</th>' for m in _MEASURES)
     return (
         "<section><h2>Prompts that landed</h2>"
-        '<p class="quiet">Ranked by replies, then reactions, in this period.</p>'
+        '<p class="quiet">Ranked by replies, then reactions, in this period; withheld figures rank last.</p>'
         f"<table><thead><tr><th></th><th>Prompt</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"{more}</section>"
     )
