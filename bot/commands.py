@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from bot.dashboard.signin import SignIn
 from bot.errors import AdapterError, PostInDoubt, UsageError
@@ -19,7 +19,6 @@ from bot.service import REPORT_MAX_WEEKS, REPORT_WEEKS, Engagement
 from bot.timeutil import IsoWeek, to_display, utc_now
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 OPTOUT_SCRUB_WAIT_SECONDS = 2.0  # how long `optout` waits for readers of the database (Slack wants an answer in 3 s)
 
@@ -212,18 +211,22 @@ class Commands:
             case "summary":
                 week = engagement.week(_one_arg(args, "summary"))
                 # Asked in a channel: the card the channel gets on Mondays (small groups withheld), not the exact one.
-                card = await self._off_loop(lambda reader: reader.summary_card(reader.summary(week), public=ctx.public))
+                card = await engagement.off_loop(
+                    lambda reader: reader.summary_card(reader.summary(week), public=ctx.public)
+                )
                 return CommandReply(card, public=ctx.public)
             case "export":
                 week = engagement.week(_one_arg(args, "export"))
-                rows, csv = await self._off_loop(lambda reader: _export(reader, week))
+                rows, csv = await engagement.off_loop(lambda reader: _export(reader, week))
                 return CommandReply(
                     _card(f"Export {week}", f"{len(rows)} rows: replies and reactions of {week}.").card,
                     Attachment(f"engagebot-{week}.csv", csv.encode(), "text/csv"),
                 )
             case "report":
                 first, last = engagement.report_weeks(_weeks(_one_arg(args, "report")))
-                html = await self._off_loop(lambda reader: reader.report_html(first, last))  # never exact through chat
+                html = await engagement.off_loop(
+                    lambda reader: reader.report_html(first, last)
+                )  # never exact through chat
                 return CommandReply(
                     _card(
                         f"Report {first} to {last}",
@@ -269,18 +272,6 @@ class Commands:
             f"{link.url}\nIt works once, until {until:%H:%M} ({until.tzname()}), and only for you: do not forward "
             "it. Open it and press Continue.",
         )
-
-    async def _off_loop(self, work: Callable[[Engagement], T]) -> T:
-        """Run a long read (a week's summary or export, a report) in a worker thread on a read-only connection of
-        its own, so the event loop goes on answering (captures, other commands) meanwhile. An in-memory database has
-        no second connection: its reads run here."""
-
-        def run() -> tuple[bool, T | None]:
-            with self.engagement.reading() as reader:
-                return (False, None) if reader is None else (True, work(reader))
-
-        done, result = await asyncio.to_thread(run)
-        return cast(T, result) if done else work(self.engagement)
 
     def _help(self, is_admin: bool, note: str = "") -> CommandReply:
         names = [*PUBLIC, *ADMIN] if is_admin else list(PUBLIC)

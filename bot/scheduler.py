@@ -202,7 +202,7 @@ class Scheduler:
                 prompt = self.engagement.choose_prompt(key.platform, key.channel_id)
                 self.store.note_prompt(key, prompt)  # so that a post found later is recorded with its prompt
             else:
-                card = self._summary_card(key, first_start)
+                card = await self._summary_card(key, first_start)
                 if card is None:
                     self.store.drop_slot(key, self.clock.now(), "no posts in a week before the first start")
                     logger.info("slot skipped %s reason=no_posts_before_first_start", key)
@@ -226,15 +226,21 @@ class Scheduler:
             await self.engagement.learn_channel_name(poster, key.channel_id)
         return result
 
-    def _summary_card(self, key: SlotKey, first_start: datetime | None) -> Card | None:
+    async def _summary_card(self, key: SlotKey, first_start: datetime | None) -> Card | None:
         """The public summary of the week before the slot; None when that week began before the first start and
-        had no posts (a new install's first Monday has nothing to report)."""
+        had no posts (a new install's first Monday has nothing to report). Read off the event loop, as the
+        ``summary`` command is, so captures are acknowledged meanwhile."""
         tz = self.settings.timezone
         week = IsoWeek.containing(key.slot, tz).previous()
-        summary = self.engagement.summary(week)
-        if first_start is not None and week.bounds(tz)[0] < first_start and summary.totals.posts == 0:
-            return None
-        return self.engagement.summary_card(summary, public=True)
+        new_install = first_start is not None and week.bounds(tz)[0] < first_start
+
+        def card(reader: Engagement) -> Card | None:
+            summary = reader.summary(week)
+            if new_install and summary.totals.posts == 0:
+                return None
+            return reader.summary_card(summary, public=True)
+
+        return await self.engagement.off_loop(card)
 
     def _record(self, key: SlotKey, prompt: Prompt | None, sent: PostedMessage) -> SlotResult:
         try:

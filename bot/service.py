@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bot import export
 from bot.config import ChannelConfig, Settings
@@ -23,6 +24,7 @@ from bot.summary_card import protect_summary, render_card
 from bot.timeutil import IsoWeek, to_display, utc_now
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 QUOTES_PER_THEME = 3
 REPORT_WEEKS = 8  # a report's default period: the last 8 complete ISO weeks
@@ -55,6 +57,18 @@ class Engagement:
         long reads in a worker thread; closed when the block ends. None for an in-memory database."""
         with self.store.reader() as store:
             yield None if store is None else Engagement(self.settings, self.library, store)
+
+    async def off_loop(self, work: Callable[[Engagement], T]) -> T:
+        """Run a long read (a week's summary or export, a report) in a worker thread on a read-only connection of
+        its own (``reading``), so the event loop goes on answering (captures, commands) meanwhile. An in-memory
+        database has no second connection: its reads run here."""
+
+        def run() -> tuple[bool, T | None]:
+            with self.reading() as reader:
+                return (False, None) if reader is None else (True, work(reader))
+
+        done, result = await asyncio.to_thread(run)
+        return cast(T, result) if done else work(self)
 
     # -- weeks and summaries -------------------------------------------------------------------------
 

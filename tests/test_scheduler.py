@@ -24,7 +24,8 @@ from bot.config import load_settings
 from bot.events import Platform
 from bot.scheduler import CATCH_UP, Claim, Kind, Scheduler
 from bot.slots import SlotKey
-from tests.fakes import FakeSlackAPI
+from tests.fakes import FakeSlackAPI, sign_slack, slack_event_body, slack_thread_reply
+from tests.held_reads import GIVE_UP, HeldReads
 
 SECRET = "scheduler-test-secret"
 
@@ -366,4 +367,38 @@ async def test_the_first_summary_of_a_week_without_posts_before_the_first_start_
     assert posts_to(fake, "CADMIN") == []
     assert [(r["kind"], r["status"]) for r in runtime.repo.schedule_runs()] == [("summary", "skipped")]
     assert any("reason=no_posts_before_first_start" in m for m in caplog.messages)
+    runtime.close()
+
+
+# -- the weekly summary reads off the event loop ------------------------------------------------------------------
+
+
+async def test_a_capture_is_answered_while_the_scheduled_summary_reads(tmp_path, slack_fake, monkeypatch):
+    fake, url = slack_fake
+    runtime = build_runtime(tmp_path, url)
+    assert runtime.slack is not None
+    post = await runtime.engagement.post_prompt(runtime.slack.poster, "CALL")
+    monday = datetime(2026, 11, 30, 9, 0, 10, tzinfo=UTC)
+    scheduler = Scheduler(runtime.engagement, runtime.posters, runtime.repo, ManualClock(monday))
+    whole, _, frac = post.message_id.partition(".")
+    async with TestClient(TestServer(runtime.web_app(), host="127.0.0.1")) as client:
+        held = HeldReads(monkeypatch)
+        tick = asyncio.create_task(scheduler.tick())
+        assert await asyncio.to_thread(held.started.wait, GIVE_UP)  # the summary is reading, off the event loop
+
+        reply = slack_thread_reply("during", thread_ts=post.message_id, channel="CALL", ts=f"{int(whole) + 60}.{frac}")
+        body = slack_event_body(reply, "EvDuringSummary")
+        headers = {"Content-Type": "application/json", **sign_slack(body, SECRET)}
+        async with client.post("/slack/events", data=body.encode(), headers=headers) as response:
+            assert response.status == 200
+        assert runtime.repo.db.execute("SELECT text FROM replies").fetchall() == [("during",)]
+        assert posts_to(fake, "CADMIN") == []  # the summary is still being made
+
+        held.release.set()
+        results = await tick
+    assert held.released is True
+    assert "MainThread" not in held.threads
+    assert [r.claim for r in results if r.key.kind is Kind.SUMMARY] == [Claim.DONE]
+    [summary] = posts_to(fake, "CADMIN")
+    assert "Engagement summary 2026-W48" in summary
     runtime.close()
