@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -20,7 +21,7 @@ from bot.config import Settings
 from bot.dashboard.filters import FilteredSource, Filters, parse_filters
 from bot.dashboard.signin import SignInStore
 from bot.events import Platform
-from bot.report import Report, ReportOptions, build_report, gather
+from bot.report import Report, ReportOptions, make_report
 from bot.report.charts import Value
 from bot.report.insight import ThemeInsight
 from bot.report.markers import shipped_markers
@@ -41,6 +42,10 @@ class DashboardSource(ReportSource, SignInStore, Protocol):
 
     def data_version(self) -> int: ...
     def dashboard_channels(self) -> list[ChannelKey]: ...
+    def reader(self) -> AbstractContextManager[ReportSource | None]:
+        """A read-only connection of its own to the same database, for the worker thread that counts a report's
+        weeks meanwhile; None for an in-memory database."""
+        ...
 
 
 class NoSuchPage(LookupError):
@@ -111,25 +116,31 @@ class Views:
         return parse_filters(query, default_last=IsoWeek.containing(now, tz).previous(), now=now, tz=tz)
 
     def report(self, filters: Filters) -> Report:
-        """The report of the posts ``filters`` select, remembered until the database changes."""
+        """The report of the posts ``filters`` select, remembered until the database changes; made as `engagebot
+        report` makes it (``make_report``: the weeks' activity read on a second connection in a worker thread while
+        the text is analysed)."""
         key = (filters, self.source.data_version())
         report = self._reports.get(key)
         if report is None:
-            source: ReportSource = FilteredSource(self.source, filters) if filters.narrowed else self.source
-            themes = (filters.theme,) if filters.theme is not None else self.themes
-            data = gather(
-                source,
-                filters.first,
-                filters.last,
-                self.settings.timezone,
-                quote_emoji=self.settings.quote_emoji,
-                themes=themes,
-            )
-            report = self._reports[key] = build_report(data, self.options)
+            with self.source.reader() as reader:  # the weeks are counted on it in a worker thread meanwhile
+                report = self._reports[key] = make_report(
+                    self._filtered(self.source, filters),
+                    filters.first,
+                    filters.last,
+                    self.settings.timezone,
+                    self.options,
+                    quote_emoji=self.settings.quote_emoji,
+                    themes=(filters.theme,) if filters.theme is not None else self.themes,
+                    counter=None if reader is None else self._filtered(reader, filters),
+                )
             while len(self._reports) > CACHED_REPORTS:
                 self._reports.popitem(last=False)
         self._reports.move_to_end(key)
         return report
+
+    @staticmethod
+    def _filtered(source: ReportSource, filters: Filters) -> ReportSource:
+        return FilteredSource(source, filters) if filters.narrowed else source
 
     def channels(self) -> list[tuple[ChannelKey, str]]:
         """Every channel with posts, with its readable name where known, for the channel filter."""

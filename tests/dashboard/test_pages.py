@@ -8,16 +8,22 @@ import csv
 import io
 import json
 import re
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bot.dashboard.filters import FilteredSource, Filters
+from bot.events import Platform
+from bot.report import ReportOptions, build_report, document, gather
 from bot.report.html import minutes
 from bot.report.quotes import printable
 from bot.timeutil import to_slack_ts
+from storage.repository import ReadOnlyRepository, Repository
 from tests.cli_support import run
 from tests.dashboard.parse import Page, parse
 from tests.dashboard.site import CHANNEL, POSTED, SESSION, VOICES, WEEK, Site, consented
@@ -114,6 +120,40 @@ async def test_the_overview_and_the_report_agree_figure_for_figure(admin, capsys
     in_report = re.search(r'<article class="theme"><h3>Workforce</h3>.*?</article>', report, re.S)[0]  # type: ignore[index]
     assert re.sub(r'<a href="[^"]*">|</a>', "", section) == in_report  # the same section, its phrases made links
     assert section.count('<a href="/dashboard/phrase?') == 3
+
+
+async def test_a_filtered_page_is_made_as_the_cli_report_is_with_the_same_figures(admin, monkeypatch):
+    # The dashboard makes its reports with make_report, as `engagebot report` does: the weeks' activity read on a
+    # read-only connection in a worker thread, through the page's filters, while the text is analysed. Its figures are
+    # those of the plain gather + build_report of the same filtered posts.
+    site, session = admin
+    threads: list[str] = []
+    original = ReadOnlyRepository.activity_between
+
+    def counted(repo: ReadOnlyRepository, start: Any, end: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(repo, start, end)
+
+    monkeypatch.setattr(ReadOnlyRepository, "activity_between", counted)
+    page = await site.page(f"/dashboard/?weeks=4&to={W}&platform=teams", session)
+    assert len(threads) == 8  # the 4 weeks, and the 4 before them for the changes
+    assert all(name.startswith("report-activity") for name in threads)
+
+    settings = site.runtime.settings
+    filters = Filters(last=WEEK, weeks=4, platform=Platform.TEAMS)
+    repo = Repository.open_readonly(site.tmp_path / "dashboard.db")
+    try:
+        themes = site.runtime.engagement.library.theme_names()
+        data = gather(FilteredSource(repo, filters), filters.first, filters.last, settings.timezone,
+                      quote_emoji=settings.quote_emoji, themes=themes)  # fmt: skip
+    finally:
+        repo.close()
+    options = ReportOptions(min_group_size=settings.min_group_size, report_min_members=settings.report_min_members)
+    plain = document(build_report(data, options), generated_at=datetime(2026, 10, 5, tzinfo=UTC))
+    ours, theirs = list(fragments(page)), list(fragments(plain))
+    assert len(ours) == 7
+    assert ours == theirs
+    assert "fewer than 3" in ours[0]  # one member reacted on Teams: the tiles withhold, identically
 
 
 # -- privacy -----------------------------------------------------------------------------------------------------------
