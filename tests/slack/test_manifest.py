@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.commands import ADMIN, PUBLIC
+
 
 def _manifest_list(text: str, key: str) -> list[str]:
     """The items of one YAML block list (``key:`` then ``- item`` lines) from the manifest, comments dropped."""
@@ -45,5 +47,8 @@ def test_manifest_requests_exactly_what_the_adapter_uses() -> None:
     ]
     assert urls == ["https://YOUR-HOST/slack/events"] * 3
     assert "command: /engage" in text
-    assert "report [weeks]" in text  # the usage hint lists every admin subcommand
+    [hint] = [line.split(":", 1)[1].strip().strip('"') for line in text.splitlines() if "usage_hint:" in line]
+    listed = [usage.split()[0] for usage in hint.split(" | ")]
+    assert sorted(listed) == sorted([*PUBLIC, *ADMIN])  # every subcommand, members' and admins', once
+    assert "quote ok|off" in hint
     assert "is_enabled: true" in text

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.teams_package import build_package
+from bot.commands import ADMIN, PUBLIC
 from bot.errors import UsageError
 from tests.fakes import TEST_APP_ID
 
@@ -33,7 +34,10 @@ def test_teams_package_zip(tmp_path: Path) -> None:
     lists = {tuple(item["scopes"]): [c["title"] for c in item["commands"]] for item in bot["commandLists"]}
     assert {"help", "summary", "post", "themes", "schedule", "export", "optout", "optin"} <= set(lists[("team",)])
     assert {"summary", "export", "report"} <= set(lists[("personal",)])  # files are offered in personal chat
-    assert all(len(titles) <= 10 for titles in lists.values())
+    assert all(len(titles) <= 10 for titles in lists.values())  # schema 1.16: at most ten suggestions a list
+    # Every command is suggested somewhere; a member's privacy choices all in personal chat.
+    assert set(lists[("team",)]) | set(lists[("personal",)]) == {*PUBLIC, *ADMIN}
+    assert {"privacy", "mydata", "optout", "optin", "quote"} <= set(lists[("personal",)])
     assert manifest["authorization"]["permissions"]["resourceSpecific"] == [
         {"name": "ChannelMessage.Read.Group", "type": "Application"}
     ]
