@@ -74,6 +74,8 @@ class ErasureCounts:
     reactions: int
     members: int
     scrubbed: bool = True  # False: a reader held up the scrub of the files; it is recorded and completed later
+    dashboard_links: int = 0  # an admin's dashboard sign-in links
+    dashboard_sessions: int = 0  # and sessions
 
 
 @dataclass(frozen=True, slots=True)

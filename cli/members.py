@@ -36,9 +36,9 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
             raise UsageError(f"{member} was never seen: nothing is stored about them{hint}")
         if not args.yes:
             data = engagement.member_data(member)
+            held = what(*(len(data[key]) for key in ("replies", "reactions", "dashboard_links", "dashboard_sessions")))
             question = (
-                f"Erase everything stored about {member} ({len(data['replies'])} replies, "
-                f"{len(data['reactions'])} reactions) and stop capturing them? This cannot be undone."
+                f"Erase everything stored about {member} ({held}) and stop capturing them? This cannot be undone."
             )
             if not confirm(question):
                 print("engagebot: nothing erased", file=sys.stderr)
@@ -46,8 +46,9 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
         counts = engagement.opt_out(member, requested_by="cli", reason="forget", scrub_wait=FORGET_WAIT_SECONDS)
     finally:
         close_engagement(engagement)
+    erased = what(counts.replies, counts.reactions, counts.dashboard_links, counts.dashboard_sessions)
     print(
-        f"erased {member}: {counts.replies} replies, {counts.reactions} reactions; capture stopped "
+        f"erased {member}: {erased}; capture stopped "
         "(the member can resume with optin; nothing from before that is ever stored again)"
     )
     if not counts.scrubbed:
@@ -59,6 +60,11 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
         )
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def what(replies: int, reactions: int, links: int, sessions: int) -> str:
+    """A member's data, counted: "4 replies, 2 reactions, 1 dashboard sign-in links, 1 dashboard sessions"."""
+    return f"{replies} replies, {reactions} reactions, {links} dashboard sign-in links, {sessions} dashboard sessions"
 
 
 def confirm(question: str) -> bool:

@@ -3,6 +3,7 @@ storage.upkeep)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ class PrivacyRecords(MemberRecords):
             )
             counts = self._erase(member, requested_by=requested_by, reason=reason, at=at)
         scrubbed = self.scrub(wait=scrub_wait)
-        return ErasureCounts(counts.replies, counts.reactions, counts.members, scrubbed=scrubbed)
+        return replace(counts, scrubbed=scrubbed)
 
     def opt_in(self, member: str, at: datetime) -> bool:
         """Resume capture: the opt-out (if any) is lifted, capture consent recorded (for opt-in mode), and the
@@ -98,8 +99,8 @@ class PrivacyRecords(MemberRecords):
         self.db.execute("DELETE FROM consents WHERE member_id = ?", [member])
         self.db.execute("DELETE FROM consent_withdrawals WHERE member_id = ?", [member])
         # An admin's dashboard sign-ins: the links and sessions go too, so every session of theirs ends at once.
-        self.db.execute("DELETE FROM dashboard_tokens WHERE member_id = ?", [member])
-        self.db.execute("DELETE FROM dashboard_sessions WHERE member_id = ?", [member])
+        links = self.db.execute("DELETE FROM dashboard_tokens WHERE member_id = ?", [member]).rowcount
+        sessions = self.db.execute("DELETE FROM dashboard_sessions WHERE member_id = ?", [member]).rowcount
         self._raise_watermark(member, at)  # what was erased never comes back, whatever path it arrives by
         self._text_removed()
         self.db.execute(
@@ -107,4 +108,10 @@ class PrivacyRecords(MemberRecords):
                VALUES (?, ?, ?, ?, ?, ?)""",
             [member, requested_by, reason, to_db(at), replies, reactions],
         )
-        return ErasureCounts(replies=replies, reactions=reactions, members=members)
+        return ErasureCounts(
+            replies=replies,
+            reactions=reactions,
+            members=members,
+            dashboard_links=links,
+            dashboard_sessions=sessions,
+        )
