@@ -47,7 +47,7 @@ def privacy_text(retention_days: int, consent: str, quote_emoji: str) -> str:
     return (
         "*What is captured:* your replies in the threads of engagebot's discussion prompts, your reactions to "
         "those prompts and replies, and your platform user id and display name. Nothing else from the channel "
-        "is stored.\n"
+        "is stored. If you are an admin, your dashboard sign-ins are kept too.\n"
         "*Why:* so the professional body can hear members' views on its policy work; admins see weekly figures "
         "and can export a week's replies. Channel summaries never name anyone and withhold figures about very "
         "small groups.\n"

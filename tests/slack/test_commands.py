@@ -56,6 +56,10 @@ async def test_privacy_for_anyone(rig: Rig) -> None:
     ack = await rig.command("privacy")
     assert ack["blocks"][0]["text"]["text"] == "Privacy"
     assert "optout" in ack["text"]
+    assert (
+        "Nothing else from the channel is stored. If you are an admin, your dashboard sign-ins are kept too."
+        in (ack["text"])
+    )
 
 
 async def test_admin_themes_and_schedule_answer_in_the_ack(rig: Rig) -> None:
