@@ -6,12 +6,13 @@ with a file-consent card), and the channel sees at most one neutral line that na
 ``optout`` as for ``help``. The one exception is ``summary`` asked in a channel, answered in the channel's thread
 with the card the channel gets on Mondays (figures about small groups withheld), never the admin's exact card.
 
-**Redelivery.** The Bot Framework connector redelivers an activity it saw no answer to in time. A command's activity
-id is recorded in ``seen_events`` (key ``teams:command:<conversation>:<activity id>``, apart from the capture keys)
-and committed *before* the command runs: a redelivery, even one arriving while the first is still running, finds it
-and does nothing. The order is chosen for what a crash loses: between the record and the command's effect, the
-command is lost (the caller sees no answer and asks again), whereas recording after the effect could run an admin's
-``post`` twice, a duplicate the channel sees and nobody can take back.
+**Redelivery.** The Bot Framework connector redelivers an activity it saw no answer to in time. A command's delivery
+is recorded in ``seen_events`` (key ``teams:command:sha256-<hex>``, a SHA-256 of the conversation and activity ids:
+a personal chat's id is linkable to the member) and committed *before* the command runs: a redelivery, even one
+arriving while the first is still running, finds it and does nothing. The order is chosen for what a crash loses:
+between the record and the command's effect, the command is lost (the caller sees no answer and asks again),
+whereas recording after the effect could run an admin's ``post`` twice, a duplicate the channel sees and nobody can
+take back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters.teams.files import FileConsents
+from adapters.teams.keys import hashed
 from adapters.teams.mapping import BadActivity, sender_of, tenant_id_of
 from adapters.teams.render import card_activity, card_to_adaptive
 from adapters.teams.text import command_text
@@ -34,10 +36,16 @@ from bot.events import Platform
 
 logger = logging.getLogger(__package__)
 
-__all__ = ["ANSWERED_PRIVATELY", "NO_PRIVATE_CHAT", "CommandLog", "TeamsCommands"]
+__all__ = ["ANSWERED_PRIVATELY", "NO_PRIVATE_CHAT", "CommandLog", "TeamsCommands", "command_key"]
 
 ANSWERED_PRIVATELY = "I've replied to you in a private chat."
 NO_PRIVATE_CHAT = "I couldn't open a private chat with you: message me in a personal chat and ask there."
+
+
+def command_key(conversation_id: str, activity_id: str) -> str:
+    """A command delivery's key in ``seen_events``: a personal chat's conversation id is linkable to the member, so
+    it is never kept in clear."""
+    return "teams:command:" + hashed(conversation_id, activity_id)
 
 
 class CommandLog(Protocol):
@@ -63,7 +71,7 @@ class TeamsCommands:
         sender = sender_of(activity)
         if sender is None:
             raise BadActivity("a message without from.id")
-        if activity.id and not self.log.claim_event(f"teams:command:{channel_id}:{activity.id}", Platform.TEAMS):
+        if activity.id and not self.log.claim_event(command_key(channel_id, activity.id), Platform.TEAMS):
             logger.info("teams command redelivered outcome=duplicate")
             return
         ctx = CommandContext(

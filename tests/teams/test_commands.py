@@ -4,8 +4,10 @@ once; @mentions in prompt threads are replies unless they start with a command; 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from tests.fakes import (
     teams_personal_message,
 )
 from tests.held_reads import GIVE_UP, HeldReads
+from tests.privacy_support import file_bytes
 from tests.teams.harness import ADMIN, Harness, OneDrive, adaptive_content, card_texts
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -196,6 +199,25 @@ async def test_no_private_chat_means_a_neutral_note_and_nothing_else(harness: Ha
     assert [call["op"] for call in harness.connector.calls] == ["create_conversation", "reply_to_activity"]
 
 
+async def test_commands_in_personal_chat_leave_no_chat_id_in_the_database_files(harness: Harness) -> None:
+    # A personal chat's conversation id belongs to one member: the commands' dedupe keys hold only its hash.
+    chats = {"29:1user-alice": "a:1personal-chat-of-alice-7Qx", ADMIN: "a:1personal-chat-of-admin-9Zy"}
+    for user, chat in chats.items():
+        for text in ("privacy", "quote ok", "whoami"):
+            message = teams_personal_message(text, service_url=harness.url, user_id=user, conversation_id=chat)
+            assert await harness.send(message) == 201
+            assert await harness.send(message) == 201  # redelivered: found by its key, not run again
+    answers = harness.connector.calls_to("reply_to_activity")
+    assert [a["conversation_id"] for a in answers] == [chat for chat in chats.values() for _ in range(3)]  # once each
+    keys = harness.rows("SELECT event_key FROM seen_events WHERE event_key LIKE 'teams:command:%'")
+    assert len(keys) == 6
+    assert all(re.fullmatch(r"teams:command:sha256-[0-9a-f]{64}", row["event_key"]) for row in keys)
+    on_disk = file_bytes(Path(harness.runtime.repo.path))
+    assert b"teams:command:sha256-" in on_disk  # the scan reads what is there
+    for chat in chats.values():
+        assert chat.encode() not in on_disk, chat
+
+
 async def test_a_redelivered_command_runs_once(harness: Harness) -> None:
     assert await harness.send(teams_install_conversation_update(service_url=harness.url)) == 201
     post = teams_channel_mention("post", service_url=harness.url, user_id=ADMIN)
@@ -206,8 +228,9 @@ async def test_a_redelivered_command_runs_once(harness: Harness) -> None:
     prompts = [c for c in harness.connector.calls_to("create_conversation") if "channel" in c["body"]["channelData"]]
     assert len(prompts) == 1
     assert len(_private(harness, ADMIN)) == 1  # answered once
+    key = hashlib.sha256(f"{TEAMS_CHANNEL_ID}\n{post['id']}".encode()).hexdigest()
     assert harness.rows("SELECT event_key FROM seen_events WHERE event_key LIKE 'teams:command:%'") == [
-        {"event_key": f"teams:command:{TEAMS_CHANNEL_ID}:{post['id']}"}
+        {"event_key": f"teams:command:sha256-{key}"}
     ]
 
     # in personal chat too: a redelivered `optout` is not run (nor answered) again
