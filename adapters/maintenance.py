@@ -2,9 +2,9 @@
 purge of dedupe keys and deletion tombstones past their window. Every minute: the scrub of erased text that a reader
 of the database held up (``complete_pending_scrub``).
 
-Every purge runs in batches of ``BATCH`` rows, each a short transaction in a worker thread; between two batches
-the event loop runs, so captures are answered during a purge of any size (the repository lock is held only while
-one batch runs).
+Every purge runs in batches of ``BATCH`` rows, each a unit of work of the writer thread (``Repository.submit``):
+the next batch is queued only once the previous one is committed, so a capture that arrives during a purge of any
+size is queued behind at most one batch, and is committed before the purge's next batch runs.
 
 ``DEDUPE_WINDOW``: a delivery's dedupe key (``seen_events``), a deleted message's tombstone (``deleted_messages``)
 and the record of its restore (``restored_messages``) only have to outlive the platforms' redeliveries. Slack
@@ -16,6 +16,7 @@ them: it reads only messages that still exist.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,16 +47,18 @@ class MaintenanceResult:
 async def run_maintenance(runtime: Runtime, now: datetime, *, batch: int = BATCH) -> MaintenanceResult:
     repo = runtime.repo
     retention = now - timedelta(days=runtime.settings.retention_days)
-    texts = await _in_batches(lambda after: repo.purge_old_text(retention, after=after, limit=batch))
+    texts = await _in_batches(runtime, lambda after: repo.purge_old_text(retention, after=after, limit=batch))
     cutoff = now - timedelta(days=UNRESOLVED_REACTION_DAYS)
-    reactions = await _in_batches(lambda after: repo.purge_unresolved_reactions(cutoff, after=after, limit=batch))
-    await asyncio.to_thread(repo.drop_orphan_members)
+    reactions = await _in_batches(
+        runtime, lambda after: repo.purge_unresolved_reactions(cutoff, after=after, limit=batch)
+    )
+    await repo.submit(repo.drop_orphan_members)
     window = now - DEDUPE_WINDOW
-    seen = await _in_batches(lambda after: repo.purge_seen_events(window, after=after, limit=batch))
-    tombstones = await _in_batches(lambda after: repo.purge_deleted_messages(window, after=after, limit=batch))
-    restores = await _in_batches(lambda after: repo.purge_restored_messages(window, after=after, limit=batch))
+    seen = await _in_batches(runtime, lambda after: repo.purge_seen_events(window, after=after, limit=batch))
+    tombstones = await _in_batches(runtime, lambda after: repo.purge_deleted_messages(window, after=after, limit=batch))
+    restores = await _in_batches(runtime, lambda after: repo.purge_restored_messages(window, after=after, limit=batch))
     if texts:
-        await asyncio.to_thread(repo.scrub)  # the blanked text must survive nowhere in the files
+        await asyncio.to_thread(repo.scrub)  # the blanked text must survive nowhere in the files (waits for readers)
     logger.info(
         "maintenance retention_days=%d texts_removed=%d reactions_dropped=%d seen_events_purged=%d "
         "tombstones_purged=%d restores_purged=%d",
@@ -69,16 +72,16 @@ async def run_maintenance(runtime: Runtime, now: datetime, *, batch: int = BATCH
     return MaintenanceResult(texts, reactions, seen, tombstones, restores)
 
 
-async def _in_batches(step: Callable[[int], Batch]) -> int:
-    """Run ``step`` batch after batch in a worker thread, letting the event loop run between two batches."""
+async def _in_batches(runtime: Runtime, step: Callable[[int], Batch]) -> int:
+    """Run ``step`` batch after batch, each a unit of work of the writer thread, the next queued only once the
+    previous one is committed (what was queued meanwhile, captures, goes first)."""
     total, after = 0, 0
     while True:
-        done = await asyncio.to_thread(step, after)
+        done = await runtime.repo.submit(functools.partial(step, after))
         total += done.changed
         if done.next_after is None:
             return total
         after = done.next_after
-        await asyncio.sleep(0)
 
 
 async def maintenance_loop(runtime: Runtime, clock: Clock | None = None) -> None:

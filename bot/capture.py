@@ -8,6 +8,7 @@ so an acknowledged event is durable and a retried one changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
@@ -78,6 +79,12 @@ class CaptureStore(Protocol):
     def consent_word(self, member: str, kind: str, given: bool, at: datetime) -> bool: ...
 
 
+class Submit(Protocol):
+    """A store's writer (``storage.db.SQLiteDatabase.submit``): runs ``work`` atomically, returns once committed."""
+
+    def __call__(self, work: Callable[[], list[Outcome]]) -> Awaitable[list[Outcome]]: ...
+
+
 class Capture:
     """Applies capture events to storage by the rules of SPEC §7 and the members' choices (SPEC §9).
 
@@ -87,6 +94,7 @@ class Capture:
     - nothing of a member that happened before their watermark, the time of their latest opt-in or opt-out: a reply
       by its own time (also when it first arrives as an edit), a reaction by its own time, and a member's reaction
       to their own reply by that reply's time too. An opt-in never brings back the past;
+    - a reaction in a thread that is not a prompt's (when the platform names the thread) is never stored;
     - a reaction whose target is not known yet is kept (uncounted, until its reply arrives) only if it can still
       count: in a channel that has had a prompt, on a message newer than the channel's first prompt and not written
       by someone whose message can never be stored;
@@ -120,15 +128,20 @@ class Capture:
         return outcome
 
     async def apply_async(self, event: CaptureEvent) -> Outcome:
-        """:meth:`apply` for the event loop: the same rules, atomic per event, committed when this returns; when the
-        store offers ``grouped`` (:meth:`storage.repository.Repository.grouped`) the commit is shared with the other
-        events of the same loop turn, one fsync per group instead of one per event (``apply``'s own transaction then
-        becomes a savepoint inside the group's)."""
-        grouped = getattr(self.store, "grouped", None)
-        if grouped is None:
-            return self.apply(event)
-        outcome: Outcome = await grouped(lambda: self.apply(event))
+        """:meth:`apply` for the event loop: the same rules, atomic per event, committed when this returns. When the
+        store has a writer thread (``submit``: :meth:`storage.db.SQLiteDatabase.submit`) the rules run there, in a
+        batch whose COMMIT (one fsync) is shared with the events queued meanwhile; the event loop never waits for
+        SQLite."""
+        [outcome] = await self.apply_all_async([event])
         return outcome
+
+    async def apply_all_async(self, events: Sequence[CaptureEvent]) -> list[Outcome]:
+        """The events of one delivery (a Teams activity may add and remove reactions) as one unit: every one is
+        committed, or none (an error raised by one rolls back all of them)."""
+        submit: Submit | None = getattr(self.store, "submit", None)
+        if submit is None:
+            return [self.apply(event) for event in events]
+        return await submit(lambda: [self.apply(event) for event in events])
 
     def _apply(self, event: CaptureEvent) -> Outcome:
         match event:
@@ -254,6 +267,8 @@ class Capture:
 
     def _reaction(self, event: ReactionAdded | ReactionRemoved) -> Outcome:
         store = self.store
+        if event.thread_id is not None and store.find_post(event.platform, event.channel_id, event.thread_id) is None:
+            return Outcome.IGNORED  # in a thread that is not a prompt's: it can never count
         member = member_id(event.platform, event.user_id)
         if not self.allows(member, event.occurred_at):
             return self._refusal(member)

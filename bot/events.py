@@ -85,14 +85,16 @@ class ReplyRestored(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReactionEvent(Event):
-    """A reaction added or removed. ``target_user_id`` and ``target_at`` (the author and time of the message reacted
-    to) are hints some platforms give: they let the capture rules drop a reaction whose target can never count."""
+    """A reaction added or removed. ``target_user_id``, ``target_at`` (the author and time of the message reacted
+    to) and ``thread_id`` (the root of the thread the message is in) are hints some platforms give: they let the
+    capture rules drop a reaction whose target can never count."""
 
     target_id: str  # the message reacted to: a post or a reply in a post's thread
     user_id: str
     name: str
     target_user_id: str | None = None
     target_at: datetime | None = None
+    thread_id: str | None = None  # Teams names the thread in the conversation id; Slack does not say
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
+
+from sqlite_utils import Database
 
 from bot.events import Platform
 from bot.model import PostRecord, ReactionRecord, ReplyRecord
@@ -11,9 +14,15 @@ from bot.timeutil import from_db, to_db, utc_now
 from storage.members import MemberRecords
 from storage.records import post_record, reaction_record, reply_record
 
+POSTS_KEPT = 4096  # prompt posts kept in memory by find_post
+
 
 class CaptureRecords(MemberRecords):
     """What the capture rules read and write; the rules themselves are in bot.capture."""
+
+    def __init__(self, db: Database, path: str) -> None:
+        super().__init__(db, path)
+        self._posts: dict[tuple[Platform, str, str], PostRecord] = {}
 
     def event_seen(self, event_key: str) -> bool:
         return self._one("SELECT 1 FROM seen_events WHERE event_key = ?", [event_key]) is not None
@@ -34,11 +43,24 @@ class CaptureRecords(MemberRecords):
             return cursor.rowcount > 0
 
     def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None:
+        """The prompt posted as this message, if it is one. Posts are never changed or deleted, and are recorded in
+        a transaction of their own, so a post found once is kept in memory (bounded); a miss always asks the
+        database (a post recorded since, by this process or another, is found)."""
+        key = (platform, channel_id, message_id)
+        found = self._posts.get(key)
+        if found is not None:
+            return found
         rows = self._rows(
             "SELECT * FROM posts WHERE platform = ? AND channel_id = ? AND message_id = ?",
             [platform.value, channel_id, message_id],
         )
-        return post_record(rows[0]) if rows else None
+        if not rows:
+            return None
+        found = post_record(rows[0])
+        if len(self._posts) >= POSTS_KEPT:
+            self._posts.clear()
+        self._posts[key] = found
+        return found
 
     def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None:
         rows = self._rows(
@@ -213,5 +235,15 @@ class CaptureRecords(MemberRecords):
         return self._one("SELECT display_name FROM members WHERE member_id = ?", [member]) is not None
 
     def set_display_name(self, member: str, display_name: str) -> None:
+        self.set_display_names([(member, display_name)])
+
+    def set_display_names(self, names: Sequence[tuple[str, str]]) -> None:
+        """(member, display name) pairs, for members already stored (a member erased meanwhile stays erased)."""
         with self.transaction():
-            self.db.execute("UPDATE members SET display_name = ? WHERE member_id = ?", [display_name, member])
+            self.db.conn.executemany(
+                "UPDATE members SET display_name = ? WHERE member_id = ?", [(name, member) for member, name in names]
+            )
+
+    async def store_display_names(self, names: Sequence[tuple[str, str]]) -> None:
+        """:meth:`set_display_names` through the writer thread: one statement per name in a shared batch."""
+        await self.submit(lambda: self.set_display_names(names))

@@ -114,5 +114,5 @@ class DashboardRecords(SQLiteDatabase):
 
     def dashboard_channels(self) -> list[tuple[Platform, str]]:
         """Every channel that has posts, for the dashboard's channel filter."""
-        rows = self.db.execute("SELECT DISTINCT platform, channel_id FROM posts ORDER BY platform, channel_id")
-        return [(Platform(platform), channel) for platform, channel in rows.fetchall()]
+        rows = self._fetchall("SELECT DISTINCT platform, channel_id FROM posts ORDER BY platform, channel_id")
+        return [(Platform(platform), channel) for platform, channel in rows]

@@ -1,4 +1,4 @@
-"""The database file: open, migrate, transactions, group commit and the scrub of erased text out of the files.
+"""The database file: open, migrate, transactions, the writer thread, reads, and the scrub of erased text.
 
 ``SQLiteDatabase`` is the base of every part of :class:`storage.repository.Repository`: the other modules of this
 package add queries to it and run them through ``transaction()``, ``_one`` and ``_rows``.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,37 +19,43 @@ from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from bot.errors import StorageError
-from bot.timeutil import to_db, utc_now
+from storage.readers import ReadConnections
 from storage.schema import migrations
+from storage.scrub import BUSY_TIMEOUT_MS, Scrubbing, WriteLock
+from storage.writer import Result, WriteQueue
 
 # One logger name for the whole Repository, as before it was split into modules: log filters keep working.
 logger = logging.getLogger("storage.repository")
 
 SCHEMA_NAME = "engagebot"
-BUSY_TIMEOUT_MS = 30_000
-EVENT_SAVEPOINT = "engagebot_event"
-SCRUB_WAIT_SECONDS = 2.0  # how long an erasure waits for readers before leaving its scrub to the next writer
-SCRUB_RETRY_SECONDS = 0.1
+UNIT_SAVEPOINT = "engagebot_unit"
 
 T = TypeVar("T")
+Params = dict[str, Any] | Sequence[Any]
 Key = TypeVar("Key", int, str)
 BATCH = 500
 
 
-class SQLiteDatabase:
-    """One SQLite connection (WAL, foreign keys, secure_delete): its transactions, group commit and scrub."""
+class SQLiteDatabase(Scrubbing):
+    """The write connection (WAL, foreign keys, secure_delete), its transactions and writer thread, read-only
+    connections for the reads made outside a write transaction, and the scrub of erased text.
+
+    The write connection is used only by whoever holds ``_lock``: ``transaction()``, the writer thread during a batch
+    (:meth:`submit`), the scrub. ``_one`` and ``_rows`` read through it inside a transaction (to see its own writes),
+    and otherwise through the calling thread's read-only connection (:mod:`storage.readers`).
+    """
 
     def __init__(self, db: Database, path: str) -> None:
         self.db = db
         self.path = path
         self._scrub_after_commit = False  # text was removed in the open transaction (and its scrub recorded)
-        # One connection, used from the event loop and from worker threads (the daily upkeep): a transaction
-        # opened in one thread must not absorb another thread's writes, so the outermost one holds this lock.
-        self._lock = threading.RLock()
-        # Group commit (see grouped()): the open shared write transaction's "committed" future, and whether one
-        # event's work is running inside it right now.
-        self._batch: asyncio.Future[None] | None = None
-        self._in_event = False
+        # One write connection, used from the event loop, the writer thread and worker threads (the scrub, an
+        # erasure): a transaction opened in one thread must not absorb another thread's writes, so the outermost
+        # one holds this lock, and so does the writer for each of its batches.
+        self._lock = WriteLock()
+        self._in_unit = False  # the writer thread is running a unit of work (in its own savepoint)
+        self._writes = WriteQueue(self._run_batch, self._after_commit)
+        self._readers = ReadConnections(path, BUSY_TIMEOUT_MS) if path != ":memory:" else None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -95,30 +100,35 @@ class SQLiteDatabase:
             self.scrub(wait=0)  # a migration may remove data: no earlier page image of it stays in the files
 
     def schema_version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._one("PRAGMA user_version"))
 
     def close(self) -> None:
-        with self._lock:
-            self._commit_batch()
+        """Commit and answer every unit of work already submitted, then close every connection."""
+        self._writes.close()
+        if self._readers is not None:
+            self._readers.close()
         try:
             self._after_commit()  # a last try at a scrub still pending
         except sqlite3.Error:
             logger.debug("pending scrub not tried at close: database busy")
-        try:
-            self.db.execute("PRAGMA optimize")
-        except sqlite3.OperationalError:
-            # Another process wrote since this connection's last read: upgrading to a write fails at once (busy
-            # snapshot), whatever the busy timeout. Optimizing is optional; closing (and the exit code) is not.
-            logger.debug("PRAGMA optimize skipped: database busy")
-        finally:
-            self.db.close()
+        with self._lock:
+            try:
+                self.db.execute("PRAGMA optimize")
+            except sqlite3.OperationalError:
+                # Another process wrote since this connection's last read: upgrading to a write fails at once (busy
+                # snapshot), whatever the busy timeout. Optimizing is optional; closing (and the exit code) is not.
+                logger.debug("PRAGMA optimize skipped: database busy")
+            finally:
+                self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A write transaction, committed before the block returns; nested blocks become savepoints."""
+        """A write transaction, committed before the block returns; nested blocks become savepoints. Inside a unit of
+        work of the writer thread it is that unit's savepoint (no second one)."""
         with self._lock:
-            if self._batch is not None and not self._in_event:
-                self._commit_batch()  # the event loop between two grouped events: commit the group first
+            if self._in_unit:
+                yield
+                return
             conn = self.db.conn
             if conn.in_transaction:
                 with self.db.atomic():
@@ -145,158 +155,93 @@ class SQLiteDatabase:
                 return
         self.scrub(wait=0)
 
-    # -- group commit -------------------------------------------------------------------------------------------
+    # -- the writer thread ----------------------------------------------------------------------------------------
 
-    async def grouped(self, work: Callable[[], T]) -> T:
-        """Run ``work`` atomically and return its result once it is committed, sharing the COMMIT (one fsync with
-        ``synchronous = FULL``) with the other events that reach this point in the same turn of the event loop.
+    async def submit(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (synchronous: reads and writes through this database) on the writer thread, atomically, and
+        return its result once it is committed (:mod:`storage.writer`). The COMMIT, one fsync with ``synchronous =
+        FULL``, is shared with the other units of the same batch. ``work`` raising rolls back that unit alone and
+        raises here; a failed COMMIT raises here for every unit of its batch. The caller answers only after this
+        returns, so every acknowledged event is committed before its acknowledgement (SPEC §11)."""
+        return await self.enqueue(work)
 
-        ``work`` is synchronous (no await inside): it runs at once, in a savepoint of the shared write transaction
-        (BEGIN IMMEDIATE on the first event of a group), so a failing event rolls back alone and raises here without
-        waiting. The transaction commits in a callback scheduled for the next turn of the loop, or earlier when
-        other code on the loop thread opens a transaction of its own; if the COMMIT fails, every event of the group
-        raises its error and none of them is acknowledged. The caller answers only after this returns, so every
-        acknowledged event is still committed before its acknowledgement (SPEC §11). Event loop thread only.
-        """
+    def enqueue(self, work: Callable[[], T]) -> asyncio.Future[T]:
+        """The first half of :meth:`submit`: ``work`` is queued when this returns (units run in the order they were
+        queued); await the future for its result."""
+        return self._writes.enqueue(work)
+
+    def _run_batch(self, works: Sequence[Callable[[], Any]]) -> list[Result]:
+        """One write transaction for ``works``, each in its own savepoint (writer thread)."""
         conn = self.db.conn
-        with self._lock:  # the loop thread re-enters the lock the open group holds; a worker thread waits for it
-            batch = self._batch
-            if batch is None:
-                loop = asyncio.get_running_loop()
-                self._lock.acquire()  # held by the open group until _commit_batch
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                except BaseException:
-                    self._lock.release()
-                    raise
-                batch = self._batch = loop.create_future()
-                loop.call_soon(self._flush, batch)
-            self._in_event = True
+        with self._lock:
             try:
-                conn.execute(f"SAVEPOINT {EVENT_SAVEPOINT}")
-                try:
-                    result = work()
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute(f"ROLLBACK TO SAVEPOINT {EVENT_SAVEPOINT}")
-                        conn.execute(f"RELEASE SAVEPOINT {EVENT_SAVEPOINT}")
-                        self._scrub_after_commit = False  # its scrub record went with it: record again if needed
-                    else:  # the whole transaction was rolled back: the group's earlier events are gone too
-                        self._fail_batch(StorageError("the shared write transaction was rolled back"))
-                    raise
-                conn.execute(f"RELEASE SAVEPOINT {EVENT_SAVEPOINT}")
-            finally:
-                self._in_event = False
-        await asyncio.shield(batch)  # a cancelled caller must not cancel the group's future
-        return result
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:  # locked by another process beyond the busy timeout, disk errors
+                return [(None, err)] * len(works)
+            results: list[Result] = []
+            try:
+                for work in works:
+                    results.append(self._run_unit(conn, work))
+                conn.execute("COMMIT")
+            except Exception as err:
+                self._scrub_after_commit = False
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                logger.error("write batch failed units=%d error=%s", len(works), type(err).__name__)
+                failed = err if isinstance(err, sqlite3.Error | StorageError) else StorageError(str(err))
+                return [(None, failed)] * len(works)
+        return results
 
-    def _flush(self, batch: asyncio.Future[None]) -> None:
-        if self._batch is batch:
-            with self._lock:
-                self._commit_batch()
-
-    def _commit_batch(self) -> None:
-        """Commit the open group (the caller holds the lock), then release the lock it held and wake its events."""
-        batch = self._batch
-        if batch is None:
-            return
-        self._batch = None
+    def _run_unit(self, conn: sqlite3.Connection, work: Callable[[], Any]) -> Result:
+        """Run one unit in a savepoint: its failure rolls back only its own writes. Raises when the transaction
+        itself was lost (SQLite rolled it back), which fails the batch."""
+        conn.execute(f"SAVEPOINT {UNIT_SAVEPOINT}")
+        self._in_unit = True
         try:
-            self.db.conn.execute("COMMIT")
-        except BaseException as err:
-            self._scrub_after_commit = False
-            if self.db.conn.in_transaction:
-                self.db.conn.execute("ROLLBACK")
-            self._lock.release()
-            _settle(batch, err)
-            logger.error("group commit failed error=%s", type(err).__name__)
-            if not isinstance(err, Exception):
-                raise
-            return
-        self._lock.release()
-        _settle(batch, None)
-        self._after_commit()
+            value = work()
+        except Exception as err:
+            if not conn.in_transaction:
+                raise StorageError("the batch's write transaction was rolled back") from err
+            conn.execute(f"ROLLBACK TO SAVEPOINT {UNIT_SAVEPOINT}")
+            conn.execute(f"RELEASE SAVEPOINT {UNIT_SAVEPOINT}")
+            self._scrub_after_commit = False  # its scrub record went with it: recorded again if needed
+            return None, err
+        finally:
+            self._in_unit = False
+        conn.execute(f"RELEASE SAVEPOINT {UNIT_SAVEPOINT}")
+        return value, None
 
-    def _fail_batch(self, err: BaseException) -> None:
-        batch = self._batch
-        if batch is not None:
-            self._batch = None
-            self._lock.release()
-            _settle(batch, err)
+    # -- reads ------------------------------------------------------------------------------------------------------
+
+    def _select(self, sql: str, params: Params = ()) -> tuple[Any, list[Any]]:
+        """A read's column descriptions and rows: on the write connection inside a transaction (it sees its own
+        writes), else on this thread's read-only connection. Every row is fetched at once, which ends the statement
+        and its read snapshot."""
+        if self._readers is None or self._lock.held():
+            with self._lock:
+                cursor = self.db.conn.execute(sql, params)
+                return cursor.description, cursor.fetchall()
+        cursor = self._readers.get().execute(sql, params)
+        return cursor.description, cursor.fetchall()
+
+    def _fetchall(self, sql: str, params: Params = ()) -> list[Any]:
+        """The rows of a read, as tuples (see :meth:`_select`)."""
+        return self._select(sql, params)[1]
+
+    def _one(self, sql: str, params: Params = ()) -> Any:
+        rows = self._select(sql, params)[1]
+        return rows[0][0] if rows else None
+
+    def _rows(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        description, rows = self._select(sql, params)
+        names = [d[0] for d in description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def table(self, name: str) -> Table:
         return cast(Table, self.db[name])
 
-    def _one(self, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> Any:
-        row = self.db.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-
-    def _rows(self, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.db.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
     def healthy(self) -> bool:
         return bool(self._one("SELECT 1") == 1)
-
-    # -- erased text out of the files --------------------------------------------------------------------------
-
-    def _text_removed(self) -> None:
-        """Text was overwritten or deleted in the open transaction: record, in the same transaction, that the files
-        must be scrubbed, so the promise survives the process; :meth:`_after_commit` then tries it."""
-        if not self._scrub_after_commit:
-            self.db.execute("INSERT INTO pending_scrubs (requested_at) VALUES (?)", [to_db(utc_now())])
-            self._scrub_after_commit = True
-
-    def scrub_pending(self) -> bool:
-        """Whether a committed removal of text may still be in the files (a reader held up its scrub)."""
-        return bool(self._one("SELECT EXISTS (SELECT 1 FROM pending_scrubs)"))
-
-    def scrub(self, wait: float = SCRUB_WAIT_SECONDS) -> bool:
-        """Move erased pages out of the write-ahead log, so deleted text survives nowhere in the files.
-
-        secure_delete zeroes freed content in the database; a TRUNCATE checkpoint copies the zeroed pages
-        into the main file and empties the WAL, which would otherwise still hold the earlier page images.
-        A reader in another process (a ``sqlite3`` shell, datasette, a backup) holds it up; the checkpoint
-        never waits on the busy timeout: it is tried every 0.1 s for up to ``wait`` seconds. True when done;
-        False means the scrub stays on record in ``pending_scrubs`` and the next commit (of any process) or
-        ``serve``'s upkeep completes it once the reader has closed.
-        """
-        deadline = time.monotonic() + wait
-        while not self._scrub_once():
-            if time.monotonic() >= deadline:
-                log = logger.warning if wait > 0 else logger.debug
-                log("erasure checkpoint held up by a reader; recorded: the next commit completes it")
-                return False
-            time.sleep(SCRUB_RETRY_SECONDS)
-        return True
-
-    def _scrub_once(self) -> bool:
-        conn = self.db.conn
-        with self._lock:  # the busy timeout is the connection's: no other thread may use it meanwhile
-            if conn.in_transaction:
-                return False  # a checkpoint cannot run inside a transaction; its commit tries again
-            recorded = self._one("SELECT max(id) FROM pending_scrubs")
-            conn.execute("PRAGMA busy_timeout = 0")
-            try:
-                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if busy:
-                    return False
-                if recorded is not None:  # done for every removal committed before the checkpoint, none after
-                    self._forget_scrubs(recorded)
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        return True
-
-    def _forget_scrubs(self, through: int) -> None:
-        conn = self.db.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM pending_scrubs WHERE id <= ?", [through])
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError:  # another writer right now: the record stays, the next commit clears it
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
 
 
 def batches(values: Iterable[Key]) -> Iterator[list[Key]]:
@@ -309,16 +254,3 @@ def batches(values: Iterable[Key]) -> Iterator[list[Key]]:
 def marks(chunk: Sequence[object], mark: str) -> str:
     """``?,?,?`` for an ``IN (...)`` list, or ``(?),(?)`` for a ``VALUES`` list, one per value of ``chunk``."""
     return ",".join([mark] * len(chunk))
-
-
-def _settle(batch: asyncio.Future[None], err: BaseException | None) -> None:
-    if batch.done():
-        return
-    try:
-        if err is None:
-            batch.set_result(None)
-        else:
-            batch.set_exception(err)
-            batch.exception()  # retrieved: no "never retrieved" warning when no event waits any more
-    except RuntimeError:  # its loop is closed (close() after the server stopped): nobody waits for it
-        pass

@@ -35,12 +35,12 @@ class MemberRecords(SQLiteDatabase):
     """The capture gate, watermarks, consents and idle member rows."""
 
     def member_gate(self, member: str) -> MemberGate:
-        opted_out, consent, not_before = self.db.execute(
+        [(opted_out, consent, not_before)] = self._fetchall(
             """SELECT EXISTS (SELECT 1 FROM optouts WHERE member_id = :m),
                       EXISTS (SELECT 1 FROM consents WHERE member_id = :m AND kind = 'capture'),
                       (SELECT not_before FROM member_watermarks WHERE member_id = :m)""",
             {"m": member},
-        ).fetchone()
+        )
         return MemberGate(bool(opted_out), bool(consent), from_db(not_before) if not_before else None)
 
     def _raise_watermark(self, member: str, at: datetime) -> None:
@@ -104,11 +104,11 @@ class MemberRecords(SQLiteDatabase):
         """The members among ``members`` who may be quoted now (:func:`quote_consent`)."""
         found: set[str] = set()
         for chunk in batches(members):
-            rows = self.db.execute(
+            rows = self._fetchall(
                 f"""SELECT m.column1 FROM (VALUES {marks(chunk, "(?)")}) AS m
                     WHERE {quote_consent("m.column1")}""",
                 chunk,
-            ).fetchall()
+            )
             found.update(row[0] for row in rows)
         return found
 

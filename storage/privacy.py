@@ -9,8 +9,8 @@ from typing import Any
 
 from bot.model import ErasureCounts
 from bot.timeutil import to_db
-from storage.db import SCRUB_WAIT_SECONDS
 from storage.members import MemberRecords
+from storage.scrub import SCRUB_WAIT_SECONDS
 
 
 class PrivacyRecords(MemberRecords):

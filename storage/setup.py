@@ -64,7 +64,7 @@ def member_ids_like(engagement: Engagement, member: str) -> list[str]:
         "dashboard_sessions",
     )
     union = " UNION ".join(f"SELECT member_id FROM {table} WHERE member_id = :m COLLATE NOCASE" for table in tables)
-    found = sorted(row[0] for row in repo.db.execute(union, {"m": member}).fetchall())
+    found = sorted(row[0] for row in repo._fetchall(union, {"m": member}))
     return sorted(found, key=lambda m: m != member)
 
 

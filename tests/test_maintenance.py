@@ -4,9 +4,11 @@ deletion tombstones purged after their seven-day window."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,6 +24,8 @@ from tests.slack.rig import SECRET, slack_env
 
 CHANNEL = "C0UPKEEP"
 PURGE = "UPDATE replies SET text = ''"  # one batch of the retention purge
+SAFETY_NET = 30.0  # seconds: only so that a broken test fails instead of hanging
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -66,13 +70,17 @@ async def test_records_of_restored_messages_are_purged_after_seven_days(runtime:
 
 
 async def test_a_capture_during_a_big_purge_is_answered_between_two_batches(runtime: Runtime) -> None:
-    """The purge yields between batches: a capture sent once the purge has begun is committed before it ends."""
+    """The purge's batches are units of work of the writer thread, each queued once the previous one is committed: a
+    capture that arrives while a batch runs is committed before the purge's next batch.
+
+    Deterministic: the first batch is held (inside SQLite's trace callback, in the writer thread) until the
+    capture's unit is queued behind it."""
     now = utc_now()
     post_ts = to_slack_ts(now - timedelta(hours=1))
     post = runtime.repo.record_post(Platform.SLACK, CHANNEL, post_ts, Prompt("W", "Q?"), from_slack_ts(post_ts))
     old = to_db(now - timedelta(days=runtime.settings.retention_days + 30))
-    db = runtime.repo.db
-    with runtime.repo.transaction():
+    repo, db = runtime.repo, runtime.repo.db
+    with repo.transaction():
         db.execute("INSERT INTO members (member_id, platform, user_id) VALUES ('slack:UOLD', 'slack', 'UOLD')")
         db.conn.executemany(
             """INSERT INTO replies (post_id, platform, channel_id, message_id, member_id, text, created_at)
@@ -80,30 +88,44 @@ async def test_a_capture_during_a_big_purge_is_answered_between_two_batches(runt
             [(post.id, CHANNEL, f"1.{n:06d}", old) for n in range(4000)],
         )
     statements: list[str] = []
-    loop, purging = asyncio.get_running_loop(), asyncio.Event()
+    loop, purging, queued = asyncio.get_running_loop(), asyncio.Event(), threading.Event()
 
-    def trace(statement: str) -> None:  # called in the thread that runs the statement
+    def trace(statement: str) -> None:  # called in the thread that runs the statement: here the writer
         statements.append(statement)
-        if statement.startswith(PURGE):
+        if statement.startswith(PURGE) and not purging.is_set():
             loop.call_soon_threadsafe(purging.set)
+            assert queued.wait(SAFETY_NET)  # the first batch waits until the capture is queued behind it
+
+    enqueue = repo.enqueue
+
+    def enqueue_and_tell(work: Callable[[], T]) -> asyncio.Future[T]:
+        future = enqueue(work)
+        if purging.is_set():
+            queued.set()  # the purge is held in its first batch: this unit is the capture's
+        return future
 
     db.conn.set_trace_callback(trace)
     try:
-        async with TestClient(TestServer(runtime.web_app(), host="127.0.0.1")) as client:
-            purge = asyncio.create_task(run_maintenance(runtime, now, batch=40))  # 100 batches
-            await purging.wait()
-            ts = to_slack_ts(now)
-            reply = slack_thread_reply("new words", thread_ts=post_ts, channel=CHANNEL, user="UNEW", ts=ts)
-            body = slack_event_body(reply, "EvDuringPurge")
-            headers = {"Content-Type": "application/json", **sign_slack(body, SECRET)}
-            response = await client.post("/slack/events", data=body, headers=headers)
-            assert response.status == 200
-            result = await purge
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(repo, "enqueue", enqueue_and_tell)
+            async with TestClient(TestServer(runtime.web_app(), host="127.0.0.1")) as client:
+                purge = asyncio.create_task(run_maintenance(runtime, now, batch=40))  # 100 batches
+                await purging.wait()
+                ts = to_slack_ts(now)
+                reply = slack_thread_reply("new words", thread_ts=post_ts, channel=CHANNEL, user="UNEW", ts=ts)
+                body = slack_event_body(reply, "EvDuringPurge")
+                headers = {"Content-Type": "application/json", **sign_slack(body, SECRET)}
+                response = await client.post("/slack/events", data=body, headers=headers)
+                assert response.status == 200
+                result = await purge
+                assert runtime.slack is not None
+                await runtime.slack.wait_idle()  # the new member's display name, written through the writer too
     finally:
         db.conn.set_trace_callback(None)
     purges = [i for i, s in enumerate(statements) if s.startswith(PURGE)]
     [captured] = [i for i, s in enumerate(statements) if s.startswith("INSERT INTO replies")]
-    assert purges[0] < captured < purges[-1]  # the capture ran between two batches of the purge
+    assert purges[0] < captured < purges[1]  # the capture ran right after the first batch, before the second
+    assert len(purges) > 90  # and the purge went on in its batches after it
     assert result.texts_removed == 4000
-    assert db.execute("SELECT text FROM replies WHERE member_id = 'slack:UNEW'").fetchall() == [("new words",)]
-    assert db.execute("SELECT count(*) FROM replies WHERE text = ''").fetchone() == (4000,)
+    assert repo._fetchall("SELECT text FROM replies WHERE member_id = 'slack:UNEW'") == [("new words",)]
+    assert repo._fetchall("SELECT count(*) FROM replies WHERE text = ''") == [(4000,)]

@@ -34,7 +34,7 @@ from tests.test_reliability_crash import (
     sign,
     stored_counts,
 )
-from tests.waiting import LIMIT, eventually, running_in, wait_until
+from tests.waiting import LIMIT, eventually
 
 FORGOTTEN = "UFORGET"
 ROUNDS = 3
@@ -195,38 +195,27 @@ async def test_cli_commands_run_against_the_database_while_serve_ingests(
         assert {row["kind"] for row in exported} <= {"reply", "reaction"}
 
 
-def test_a_transaction_in_another_thread_never_swallows_a_capture(tmp_path: Path) -> None:
-    """`serve` runs the daily upkeep in a worker thread on the same connection as the capture path. A capture
-    committed while the upkeep's transaction is open must be its own transaction: committed when it returns (the
-    2xx follows), whatever the upkeep then does."""
+async def test_a_transaction_in_another_thread_never_swallows_a_capture(tmp_path: Path) -> None:
+    """Captures are committed by the writer thread; a transaction another thread opens on the same connection (an
+    erasure run in a worker thread, say) holds the write lock until it ends. A capture queued while that transaction
+    is open is its own transaction: committed when it is answered (the 2xx follows), whatever the other one does."""
     repo = Repository.open(tmp_path / "t.db")
-    inside, release, captured = threading.Event(), threading.Event(), threading.Event()
+    inside, release = threading.Event(), threading.Event()
 
     def upkeep() -> None:
         with contextlib.suppress(RuntimeError), repo.transaction():
             repo.db.execute("INSERT INTO optouts (member_id, opted_out_at) VALUES ('slack:UX', 'x')")
             inside.set()
-            release.wait(5)
+            assert release.wait(LIMIT)
             raise RuntimeError("the upkeep fails and rolls back")
 
-    def capture() -> None:
-        with repo.transaction():
-            repo.mark_event_seen("EvThread1", Platform.SLACK)
-        captured.set()
-
     try:
-        worker = threading.Thread(target=upkeep)
-        worker.start()
-        assert inside.wait(5)
-        capturer = threading.Thread(target=capture)
-        capturer.start()
-        # Let go of the upkeep only once the capture has begun its transaction (waiting for the upkeep's to end)
-        # or, were it absorbed into the upkeep's, has even returned: either way the order under test is set.
-        wait_until(lambda: captured.is_set() or running_in(capturer, "transaction"))
+        worker = asyncio.ensure_future(asyncio.to_thread(upkeep))
+        assert await asyncio.to_thread(inside.wait, LIMIT)
+        captured = repo.enqueue(lambda: repo.mark_event_seen("EvThread1", Platform.SLACK))  # queued now
         release.set()
-        worker.join(LIMIT)
-        capturer.join(LIMIT)
-        assert captured.is_set()
+        await worker
+        await captured
         assert db_rows(tmp_path / "t.db", "SELECT event_key FROM seen_events") == [("EvThread1",)]
         assert db_rows(tmp_path / "t.db", "SELECT count(*) FROM optouts") == [(0,)]
     finally:
