@@ -154,7 +154,7 @@ class Community:
         assert (result.posts, result.posts_failed) == (len(slack_posts), 0)
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        return list(self.runtime.repo.db.execute(sql, params).fetchall())
+        return self.runtime.repo._fetchall(sql, params)  # committed rows, on the loop's read-only connection
 
     def file_bytes(self) -> bytes:
         return file_bytes(self.path)

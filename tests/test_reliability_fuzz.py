@@ -184,7 +184,7 @@ class LoopRig:
         return self.send(data, {"Content-Type": content_type, **sign(data)})
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        return list(self.runtime.repo.db.execute(sql, params or []).fetchall())
+        return self.runtime.repo._fetchall(sql, params or [])
 
     def healthy(self) -> bool:
         async def go() -> int:
@@ -440,19 +440,20 @@ def run_machine(rig: LoopRig) -> None:
 
         def __init__(self) -> None:
             super().__init__()
-            for table in (
-                "reactions",
-                "replies",
-                "members",
-                "optouts",
-                "seen_events",
-                "deleted_messages",
-                "erasures",
-                "member_watermarks",
-                "consents",
-                "consent_withdrawals",
-            ):
-                rig.runtime.repo.db.execute(f"DELETE FROM {table}")
+            with rig.runtime.repo.transaction():
+                for table in (
+                    "reactions",
+                    "replies",
+                    "members",
+                    "optouts",
+                    "seen_events",
+                    "deleted_messages",
+                    "erasures",
+                    "member_watermarks",
+                    "consents",
+                    "consent_withdrawals",
+                ):
+                    rig.runtime.repo.db.execute(f"DELETE FROM {table}")
             self.model = Model(post_ts)
 
         def deliver(self, event: dict[str, Any], event_id: str | None = None) -> str:
@@ -616,13 +617,15 @@ def test_a_replayed_request_older_than_five_minutes_is_401(loop_rig: LoopRig) ->
     data = slack_event_body(event, "EvReplay").encode()
     headers = {"Content-Type": "application/json", **sign(data, ts=int(clock.at))}
     assert loop_rig.send(data, headers)[0] == 200
-    loop_rig.runtime.repo.db.execute("DELETE FROM replies")
-    loop_rig.runtime.repo.db.execute("DELETE FROM seen_events")
+    with loop_rig.runtime.repo.transaction():
+        loop_rig.runtime.repo.db.execute("DELETE FROM replies")
+        loop_rig.runtime.repo.db.execute("DELETE FROM seen_events")
     clock.at += 299
     assert loop_rig.send(data, headers)[0] == 200  # within the window: a retry, accepted (and deduplicated)
     clock.at += 2  # now 301 s after the signature's timestamp: the very same bytes and headers are a replay
-    loop_rig.runtime.repo.db.execute("DELETE FROM replies")
-    loop_rig.runtime.repo.db.execute("DELETE FROM seen_events")
+    with loop_rig.runtime.repo.transaction():
+        loop_rig.runtime.repo.db.execute("DELETE FROM replies")
+        loop_rig.runtime.repo.db.execute("DELETE FROM seen_events")
     status, _ = loop_rig.send(data, headers)
     assert status == 401
     assert loop_rig.rows("SELECT count(*) FROM replies") == [(0,)]

@@ -77,6 +77,10 @@ async def seed(c: Community) -> None:
         )
     )
     await teams_reply(c, "29:1gone", "Gone", "SCRUB-ME-5519 teams", now(), "1900000000901")
+    assert c.runtime.slack is not None
+    await c.runtime.slack.wait_idle()  # the members' display names are stored: the writer is idle
+    with c.runtime.repo.transaction():  # the write connection, under its lock
+        pass
     c.runtime.repo.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as a running server does, sooner or later
     assert SECRET in file_bytes(c.path)
 

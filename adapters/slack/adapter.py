@@ -1,40 +1,40 @@
 """The Slack adapter: Events API and `/engage` over one signed HTTP route (or Socket Mode).
 
-``SlackAdapter`` checks each request's signature, hands it to its Bolt app and registers the listeners: payloads
-become :mod:`bot.events` through :mod:`adapters.slack.mapping`; the core decides what is stored. Bolt runs with
-``process_before_response=True``, so each capture is committed to SQLite before Slack gets its 2xx.
+``SlackAdapter.handle`` checks each request's signature on the raw bytes, then parses the body once. The deliveries
+engagebot captures (messages and reactions, the hot path) are answered by :mod:`adapters.slack.events` without
+Bolt's dispatch; everything else (URL verification, other events, ``/engage``, interactivity) goes to the Bolt app
+and its listeners. Payloads become :mod:`bot.events` through :mod:`adapters.slack.mapping`; the core decides what is
+stored, and each capture is committed to SQLite before Slack gets its 2xx (Bolt runs with
+``process_before_response=True`` for the same reason).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.background import Background
 from adapters.slack.commands import SlackCommands
-from adapters.slack.mapping import event_from_slack, event_object, valid_shape
+from adapters.slack.events import BotIdentity, SlackEvents, captured_event, failure_status, retry_number
+from adapters.slack.mapping import valid_shape
 from adapters.slack.names import NameStore, SlackNames
 from adapters.slack.poster import SlackPoster, build_client
 from adapters.slack.socket_mode import SocketMode
-from bot.capture import Capture, Outcome
+from bot.capture import Capture
 from bot.commands import Commands
 from bot.config import SlackSettings
-from bot.errors import ConfigError, StorageError
-from bot.events import ReactionAdded, ReplyEdited, ReplyPosted
-from bot.jsonbody import check_body
+from bot.errors import ConfigError
+from bot.jsonbody import MalformedJSON, check_body, loads
 
 logger = logging.getLogger(__package__)  # "adapters.slack" for every module of the package
 
@@ -71,7 +71,7 @@ class SlackAdapter:
         self.client = build_client(settings, self.app.client)  # the API URL; the retries of reads and replies
         self.poster = SlackPoster(self.client)
         self.background = Background()
-        self.names = SlackNames(self.client, names, self.background)
+        self.names = SlackNames(self.client, names)
         self.commands = SlackCommands(self.client, commands, is_admin, self.background)
         # We verify signatures ourselves, before anything parses the body (an unsigned malformed body is then a 401,
         # not a parse error); slack_sdk's SignatureVerifier is the very check Bolt would run.
@@ -79,6 +79,7 @@ class SlackAdapter:
             SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
         )
         self.socket = SocketMode(self.app, self.client, settings.app_token) if settings.app_token else None
+        self.events = SlackEvents(BotIdentity(self.app, self.client), capture, self.names)
         self._register()
 
     # -- HTTP -------------------------------------------------------------------------------------------------------
@@ -96,13 +97,20 @@ class SlackAdapter:
         """POST /slack/events: Events API, slash commands and interactivity."""
         raw = await request.read()  # aiohttp answers 413 beyond client_max_size (1 MiB)
         if not self.verify(raw, request.headers):
-            logger.info("slack request rejected status=401 reason=signature retry=%s", _retry(request.headers))
+            logger.info("slack request rejected status=401 reason=signature retry=%s", retry_number(request.headers))
             return web.json_response({"error": "invalid request"}, status=401)
         if not raw.strip():
             return _bad_request("empty body")
+        if request.content_type == "application/json":
+            try:
+                body = loads(raw.decode("utf-8"))  # hostile JSON (too deep, huge numbers) is a 400, not a 500
+            except (UnicodeDecodeError, MalformedJSON):
+                return _bad_request("unparsable body")
+            if captured_event(body):
+                return await self.events.handle(body, request.headers)  # the hot path: no Bolt dispatch
         try:
             raw.decode("utf-8")
-            check_body(raw, request.content_type)  # hostile JSON (too deep, huge numbers) is a 400, not a 500
+            check_body(raw, request.content_type)
             bolt_request = await to_bolt_request(request)
         except Exception:  # Bolt parses JSON and form bodies here: any failure is the sender's
             return _bad_request("unparsable body")
@@ -154,11 +162,13 @@ class SlackAdapter:
     async def close(self) -> None:
         if self.socket is not None:
             await self.socket.close()
-        await self.wait_idle()
+        await self.background.wait_idle()
+        await self.names.close()
 
     async def wait_idle(self) -> None:
-        """Wait for background work (display names, slow command replies) to finish."""
+        """Wait for background work (slow command replies, display names looked up and stored) to finish."""
         await self.background.wait_idle()
+        await self.names.wait_idle()
 
     # -- Bolt listeners ---------------------------------------------------------------------------------------------
 
@@ -181,13 +191,7 @@ class SlackAdapter:
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
         kind = body.get("type") or ("command" if "command" in body else "?")
-        if isinstance(error, StorageError | sqlite3.Error | SlackApiError | aiohttp.ClientError | TimeoutError):
-            # Storage or Slack itself failed and nothing was committed: 503 makes Slack retry the delivery later.
-            logger.error("slack request failed status=503 kind=%s error=%s", kind, type(error).__name__)
-            return BoltResponse(status=503, body="")
-        # The payload did not have the documented shape. The error text may quote the payload, so only its type.
-        logger.warning("slack request malformed status=400 kind=%s error=%s", kind, type(error).__name__)
-        return BoltResponse(status=400, body="")
+        return BoltResponse(status=failure_status(error, kind), body="")
 
     async def _on_other(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -196,26 +200,9 @@ class SlackAdapter:
         logger.info("slack request kind=%s outcome=ignored", name)
 
     async def _on_capture(self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
-        event = event_from_slack(body)
-        outcome = Outcome.IGNORED if event is None else await self.capture.apply_async(event)
-        raw_event = event_object(body)
-        logger.info(
-            "slack event type=%s subtype=%s outcome=%s retry=%s",
-            raw_event.get("type"),
-            raw_event.get("subtype") or "-",
-            outcome,
-            _retry(request.headers),
-        )
+        """Captured events through Bolt: Socket Mode (HTTP deliveries take :meth:`SlackEvents.handle`)."""
+        await self.events.apply(body, retry_number(request.headers))
         await ack()
-        if outcome is Outcome.STORED and isinstance(event, ReplyPosted | ReplyEdited | ReactionAdded) and event.user_id:
-            self.names.learn(event.user_id)
-
-
-def _retry(headers: Mapping[str, Any]) -> str:
-    value = headers.get("x-slack-retry-num") or headers.get("X-Slack-Retry-Num")
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    return str(value) if value else "0"
 
 
 def _bad_request(reason: str) -> web.Response:

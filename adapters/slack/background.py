@@ -1,4 +1,4 @@
-"""The Slack adapter's background work (display-name lookups, slow command replies), awaited before it closes."""
+"""The Slack adapter's background work (slow command replies), awaited before it closes."""
 
 from __future__ import annotations
 

@@ -242,7 +242,7 @@ class Site:
         return await response.text()
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        return list(self.runtime.repo.db.execute(sql).fetchall())
+        return self.runtime.repo._fetchall(sql)
 
 
 _JSON = {"Content-Type": "application/json"}

@@ -139,6 +139,10 @@ class FakeSlackAPI:
         a plain-text body, or with ``drop=True`` close the connection without any answer."""
         self._after_accept.setdefault(method, deque()).extend([_AfterAccept(0 if drop else status)] * times)
 
+    def release_hanging(self) -> None:
+        """Let the calls hanging now end (with a 503); remove the method from ``hang`` first."""
+        self._released.set()
+
     def posted(self, channel: str) -> list[dict[str, Any]]:
         """The top-level messages in ``channel``: what its members see, whatever the poster was told."""
         return list(self.history.get(channel, []))

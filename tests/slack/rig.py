@@ -85,12 +85,11 @@ class Rig:
         return ack
 
     def rows(self, table: str) -> list[dict[str, Any]]:
-        cursor = self.runtime.repo.db.execute(f"SELECT * FROM {table} ORDER BY rowid")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        """Committed rows, read as the event loop reads: on its own read-only connection."""
+        return self.runtime.repo._rows(f"SELECT * FROM {table} ORDER BY rowid")
 
     def count(self, table: str) -> int:
-        return int(self.runtime.repo.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(self.runtime.repo._one(f"SELECT count(*) FROM {table}"))
 
     def summary(self, post: PostRecord) -> dict[str, Any]:
         week = IsoWeek.containing(post.posted_at, self.runtime.settings.timezone)

@@ -192,7 +192,7 @@ class Bot:
         return self.runtime.engagement.summary(WEEK).as_json()
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        return list(self.runtime.repo.db.execute(sql).fetchall())
+        return self.runtime.repo._fetchall(sql)
 
 
 def bot_settings(api: TestServer, tmp_path: Path, name: str) -> Settings:
