@@ -4,7 +4,9 @@ Mounted at ``POST /api/messages`` (SPEC §5) only when Teams is configured: with
 needs a valid Bot Framework token; emulator mode (``ENGAGEBOT_TEAMS_EMULATOR=1``, loopback ``HOST`` only) checks
 none. ``TeamsAdapter.handle`` checks the request itself before botbuilder sees it, so bad input is a 4xx and a bad
 token a 401, never a 500 (PLATFORM_NOTES §2.7, §4.12), and an activity naming a ``serviceUrl`` that is not a Bot
-Framework connector (:mod:`adapters.teams.service_urls`) is refused before anything is stored or sent.
+Framework connector (:mod:`adapters.teams.service_urls`) is refused before anything is stored or sent. Channel
+replies, reactions, edits and deletions take the light path (:mod:`adapters.teams.light`: no msrest, no turn);
+everything else, and anything unusual, the full botbuilder path.
 
 Blocking (PLATFORM_NOTES §2.8): the JWT check (whose OpenID metadata refresh uses blocking ``requests``) runs in a
 worker thread, and so do our own ``TeamsConnectorClient`` calls. What still runs on the event loop: with
@@ -31,7 +33,8 @@ from adapters.teams.auth import ReusingAuthentication
 from adapters.teams.commands import CommandLog, TeamsCommands
 from adapters.teams.files import FileConsents
 from adapters.teams.handler import PostLookup, TeamsBot
-from adapters.teams.mapping import BadActivity, parse_activity
+from adapters.teams.light import LightCapture
+from adapters.teams.mapping import CAPTURED_TYPES, BadActivity, parse_activity
 from adapters.teams.poster import TeamsPoster
 from adapters.teams.references import ConversationReferences, ReferenceStore
 from adapters.teams.service_urls import ServiceUrls
@@ -89,6 +92,13 @@ class TeamsAdapter:
             capture=capture, commands=self.commands, posts=store, references=self.references, files=self.files
         )
         self.poster = TeamsPoster(self.cloud, self.references, app_id=settings.app_id, bot_app_id=self.bot_app_id)
+        self.light = LightCapture(
+            capture=capture,
+            urls=self.urls,
+            references=self.references,
+            check_token=self._refused,
+            auth_enabled=settings.auth_enabled,
+        )
 
     def start(self) -> None:
         """At server start: say loudly when nothing authenticates the Teams endpoint."""
@@ -107,6 +117,11 @@ class TeamsAdapter:
             body = loads(await request.read())
         except MalformedJSON as err:
             return _error(HTTPStatus.BAD_REQUEST, str(err))
+        header = request.headers.get("Authorization", "")
+        if isinstance(body, dict) and body.get("type") in CAPTURED_TYPES:
+            answered = await self.light.handle(body, header)  # replies and reactions: no msrest, no turn
+            if answered is not None:
+                return answered
         try:
             activity = parse_activity(body)
         except BadActivity as err:
@@ -114,14 +129,9 @@ class TeamsAdapter:
         if not self.urls.connector_allowed(str(activity.service_url)):
             logger.info("teams request refused status=403 reason=service_url type=%s", activity.type)
             return _error(HTTPStatus.FORBIDDEN, "serviceUrl is not a Bot Framework connector")
-        try:
-            authenticated = await self._authenticate(activity, request.headers.get("Authorization", ""))
-        except requests.RequestException as err:  # OpenID metadata unreachable: let the channel retry
-            logger.warning("teams auth metadata unavailable error=%s", type(err).__name__)
-            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "cannot validate tokens right now")
-        except Exception as err:  # PermissionError, PyJWT errors, unknown key id, unendorsed channel: all 401
-            logger.info("teams request rejected: not authenticated reason=%s", type(err).__name__)
-            return _error(HTTPStatus.UNAUTHORIZED, "a valid Bot Framework token is required")
+        authenticated, refused = await self._token(activity, header)
+        if refused is not None:
+            return refused
         try:
             invoke = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
         except BadActivity as err:
@@ -135,6 +145,21 @@ class TeamsAdapter:
                 body = serializer_helper(body)  # an msrest model
             return web.json_response(body, status=invoke.status)
         return web.Response(status=201)  # what CloudAdapter.process answers
+
+    async def _token(self, activity: Activity, header: str) -> tuple[Any, web.Response | None]:
+        """The Bot Framework token check (botbuilder reads only the header and the activity's type, channel and
+        serviceUrl): (claims, None), or (None, the answer: 401, or 503 when OpenID metadata cannot be fetched)."""
+        try:
+            return await self._authenticate(activity, header), None
+        except requests.RequestException as err:  # OpenID metadata unreachable: let the channel retry
+            logger.warning("teams auth metadata unavailable error=%s", type(err).__name__)
+            return None, _error(HTTPStatus.SERVICE_UNAVAILABLE, "cannot validate tokens right now")
+        except Exception as err:  # PermissionError, PyJWT errors, unknown key id, unendorsed channel: all 401
+            logger.info("teams request rejected: not authenticated reason=%s", type(err).__name__)
+            return None, _error(HTTPStatus.UNAUTHORIZED, "a valid Bot Framework token is required")
+
+    async def _refused(self, activity: Activity, header: str) -> web.Response | None:
+        return (await self._token(activity, header))[1]
 
     async def _authenticate(self, activity: Activity, header: str) -> Any:
         if not header and not self.settings.auth_enabled:

@@ -115,13 +115,7 @@ class TeamsBot(TeamsActivityHandler):
                 await self._capture(event)
 
     def _reactions(self, activity: Activity) -> list[ReactionAdded | ReactionRemoved]:
-        events = reactions_from_teams(activity)
-        # Teams names the thread in the conversation id: a reaction in a thread that is not a prompt's is dropped
-        # here, instead of being kept as "target not known yet" by the capture rules.
-        _, sep, root = str(getattr(activity.conversation, "id", "") or "").partition(";messageid=")
-        if events and sep and root and self.posts.find_post(Platform.TEAMS, events[0].channel_id, root) is None:
-            return []
-        return events
+        return reactions_from_teams(activity)  # one in a thread that is not a prompt's: the capture rules drop it
 
     async def on_teams_message_edit(self, turn_context: TurnContext) -> None:
         await self._capture(edit_from_teams(turn_context.activity))

@@ -168,6 +168,10 @@ def reactions_from_teams(activity: Activity) -> list[ReactionAdded | ReactionRem
     if channel is None or not target or sender is None or at is None:
         return []
     delivery = activity.id or _anonymous_delivery(str(target), sender[0], at)
+    # Teams names the thread in the conversation id: the capture rules drop a reaction in a thread that is not a
+    # prompt's (instead of keeping it as "target not known yet").
+    _, sep, root = str(getattr(activity.conversation, "id", "") or "").partition(";messageid=")
+    thread = root if sep and root else None
     events: list[ReactionAdded | ReactionRemoved] = []
     for reaction in activity.reactions_added or []:
         if getattr(reaction, "type", None):
@@ -181,6 +185,7 @@ def reactions_from_teams(activity: Activity) -> list[ReactionAdded | ReactionRem
                     user_id=sender[0],
                     name=str(reaction.type),
                     display_name=sender[1],
+                    thread_id=thread,
                 )
             )
     for reaction in activity.reactions_removed or []:
@@ -194,6 +199,7 @@ def reactions_from_teams(activity: Activity) -> list[ReactionAdded | ReactionRem
                     target_id=str(target),
                     user_id=sender[0],
                     name=str(reaction.type),
+                    thread_id=thread,
                 )
             )
     return events

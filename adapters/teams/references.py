@@ -54,6 +54,10 @@ class ConversationReferences:
         self.urls = urls
         self._known_refs: dict[str, str] = {}  # channel id -> service url already stored by this process
 
+    def known(self, channel_id: str, service_url: str) -> bool:
+        """Whether this process already stored the channel's reference with this service URL."""
+        return self._known_refs.get(channel_id) == service_url
+
     async def remember(self, turn_context: TurnContext) -> None:
         """Store how to reach the channel of any team activity; on install, every channel of the team."""
         activity = turn_context.activity
