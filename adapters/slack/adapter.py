@@ -164,6 +164,7 @@ class SlackAdapter:
             await self.socket.close()
         await self.background.wait_idle()
         await self.names.close()
+        self.events.log.flush()
 
     async def wait_idle(self) -> None:
         """Wait for background work (slow command replies, display names looked up and stored) to finish."""

@@ -5,9 +5,10 @@ without Bolt's dispatch: the hot path of the Slack endpoint.
 and does what Bolt would: the bot's identity from one ``auth.test`` (the very result Bolt's own authorization keeps,
 so both make one call in all; a failure is not kept and answers 503), Bolt's rule for the bot's own events
 (``IgnoringSelfEvents``: 200, nothing stored), then maps the event (any error is the sender's: 400), applies the
-capture rules (committed before the answer; a storage failure is 503, so Slack retries), logs and answers 200 with
-an empty body; the member's display name is learnt afterwards, in the background. Socket Mode deliveries still
-come through Bolt's listener, which calls :meth:`SlackEvents.apply`: both transports share one path.
+capture rules (committed before the answer; a storage failure is 503, so Slack retries), logs (a DEBUG line, and
+the event counted in the INFO line of the minute: :mod:`bot.ingest_log`) and answers 200 with an empty body; the
+member's display name is learnt afterwards, in the background. Socket Mode deliveries still come through Bolt's
+listener, which calls :meth:`SlackEvents.apply`: both transports share one path.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from adapters.slack.names import SlackNames
 from bot.capture import Capture, Outcome
 from bot.errors import StorageError
 from bot.events import ReactionAdded, ReplyEdited, ReplyPosted
+from bot.ingest_log import IngestLog
 
 logger = logging.getLogger(__package__)
 
@@ -105,6 +107,7 @@ class SlackEvents:
         self.identity = identity
         self.capture = capture
         self.names = names
+        self.log = IngestLog(logger, "slack")  # a DEBUG line per event, an INFO count a minute
 
     async def handle(self, body: dict[str, Any], headers: Mapping[str, str]) -> web.Response:
         """Answer one signed, parsed ``event_callback`` whose ``event.type`` is in :data:`CAPTURED_EVENTS`."""
@@ -121,8 +124,12 @@ class SlackEvents:
         bot_user, bot_id = identity
         if (user is not None and user == bot_user) or (event.get("bot_id") is not None and event["bot_id"] == bot_id):
             subtype = event.get("subtype") or "-"
-            logger.info(
-                "slack event type=%s subtype=%s outcome=ignored reason=self retry=%s", event["type"], subtype, retry
+            self.log.event(
+                "ignored",
+                "slack event type=%s subtype=%s outcome=ignored reason=self retry=%s",
+                event["type"],
+                subtype,
+                retry,
             )
             return web.Response(status=200)  # the bot's own message or reaction
         try:
@@ -137,7 +144,8 @@ class SlackEvents:
         captured = event_from_slack(body)
         outcome = Outcome.IGNORED if captured is None else await self.capture.apply_async(captured)
         event = body["event"]
-        logger.info(
+        self.log.event(
+            outcome,
             "slack event type=%s subtype=%s outcome=%s retry=%s",
             event.get("type"),
             event.get("subtype") or "-",

@@ -41,6 +41,7 @@ from adapters.teams.service_urls import ServiceUrls
 from bot.capture import Capture
 from bot.commands import Commands
 from bot.config import TeamsSettings
+from bot.ingest_log import IngestLog
 from bot.jsonbody import MalformedJSON, loads
 
 logger = logging.getLogger(__package__)  # "adapters.teams" for every module of the package
@@ -88,8 +89,14 @@ class TeamsAdapter:
         self.references = ConversationReferences(store, self.urls)
         self.files = FileConsents(self.urls)
         self.commands = TeamsCommands(commands, store, self.files, self.cloud, app_id=settings.app_id)
+        self.log = IngestLog(logger, "teams")  # a DEBUG line per captured event, an INFO count a minute
         self.bot = TeamsBot(
-            capture=capture, commands=self.commands, posts=store, references=self.references, files=self.files
+            capture=capture,
+            commands=self.commands,
+            posts=store,
+            references=self.references,
+            files=self.files,
+            log=self.log,
         )
         self.poster = TeamsPoster(self.cloud, self.references, app_id=settings.app_id, bot_app_id=self.bot_app_id)
         self.light = LightCapture(
@@ -98,6 +105,7 @@ class TeamsAdapter:
             references=self.references,
             check_token=self._refused,
             auth_enabled=settings.auth_enabled,
+            log=self.log,
         )
 
     def start(self) -> None:
@@ -169,3 +177,4 @@ class TeamsAdapter:
 
     async def close(self) -> None:
         await self.files.close()
+        self.log.flush()

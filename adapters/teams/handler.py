@@ -32,6 +32,7 @@ from adapters.teams.text import command_text, mentions_bot
 from bot.capture import Capture
 from bot.commands import command_name
 from bot.events import CaptureEvent, Platform, ReactionAdded, ReactionRemoved
+from bot.ingest_log import IngestLog
 from bot.model import PostRecord
 
 logger = logging.getLogger(__package__)
@@ -56,8 +57,10 @@ class TeamsBot(TeamsActivityHandler):
         posts: PostLookup,
         references: ConversationReferences,
         files: FileConsents,
+        log: IngestLog,
     ) -> None:
         super().__init__()
+        self.log = log
         self.capture = capture
         self.commands = commands
         self.posts = posts
@@ -80,7 +83,7 @@ class TeamsBot(TeamsActivityHandler):
     async def _capture(self, event: CaptureEvent | None) -> None:
         if event is not None:
             outcome = await self.capture.apply_async(event)
-            logger.info("teams %s channel=%s outcome=%s", type(event).__name__, event.channel_id, outcome)
+            self.log.event(outcome, "teams %s channel=%s outcome=%s", type(event).__name__, event.channel_id, outcome)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

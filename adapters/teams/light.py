@@ -39,6 +39,7 @@ from adapters.teams.view import ActivityView, activity_view
 from bot.capture import Capture
 from bot.errors import StorageError
 from bot.events import CaptureEvent
+from bot.ingest_log import IngestLog
 
 logger = logging.getLogger(__package__)
 
@@ -58,7 +59,9 @@ class LightCapture:
         references: ConversationReferences,
         check_token: Check,
         auth_enabled: bool,
+        log: IngestLog,
     ) -> None:
+        self.log = log
         self.capture = capture
         self.urls = urls
         self.references = references
@@ -97,7 +100,9 @@ class LightCapture:
                     {"error": "storage is unavailable"}, status=int(HTTPStatus.SERVICE_UNAVAILABLE)
                 )
             for event, outcome in zip(events, outcomes, strict=True):
-                logger.info("teams %s channel=%s outcome=%s", type(event).__name__, event.channel_id, outcome)
+                self.log.event(
+                    outcome, "teams %s channel=%s outcome=%s", type(event).__name__, event.channel_id, outcome
+                )
         return web.Response(status=201)  # what the full path answers
 
 

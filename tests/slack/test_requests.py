@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -260,18 +261,24 @@ async def test_adapter_signature_check_accepts_the_published_example(tmp_path: P
 # -- logging ----------------------------------------------------------------------------------------------------------
 
 
-async def test_info_logs_hold_no_text_token_or_secret(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+async def test_logs_hold_no_text_token_or_secret(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     post = await rig.post_prompt()
     secret_text = "my-confidential-opinion-42"
-    with caplog.at_level(logging.DEBUG if False else logging.INFO):
-        await rig.event(slack_thread_reply(secret_text, thread_ts=post.message_id, channel=CHANNEL))
-        await rig.event(slack_message(secret_text, channel=CHANNEL))
-        await rig.raw(slack_event_body(_reply_with(post, text=secret_text, ts=5), new_event_id()))
-        await rig.raw(slack_event_body(slack_message(secret_text), new_event_id()), secret="forged")
-        await rig.command(f"summary {secret_text}", user=ADMIN)
-        await rig.slack.wait_idle()
-    assert "slack event type=message subtype=- outcome=stored retry=0" in caplog.text
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="adapters.slack")  # the per-event lines too
+    await rig.event(slack_thread_reply(secret_text, thread_ts=post.message_id, channel=CHANNEL))
+    await rig.event(slack_message(secret_text, channel=CHANNEL))
+    await rig.raw(slack_event_body(_reply_with(post, text=secret_text, ts=5), new_event_id()))
+    await rig.raw(slack_event_body(slack_message(secret_text), new_event_id()), secret="forged")
+    await rig.command(f"summary {secret_text}", user=ADMIN)
+    await rig.slack.wait_idle()
+    rig.slack.events.log.flush()
+    assert "slack event type=message subtype=- outcome=stored retry=0" in caplog.text  # DEBUG, one per event
     assert "slack event type=message subtype=- outcome=ignored" in caplog.text
+    infos = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert [re.sub(r"seconds=\d+", "seconds=N", m) for m in infos if m.startswith("slack events ")] == [
+        "slack events seconds=N stored=1 duplicate=0 ignored=1 opted_out=0 before_opt_in=0"
+    ]
     for forbidden in (secret_text, TOKEN, SECRET):
         assert forbidden not in caplog.text
 
