@@ -42,13 +42,16 @@ class CaptureStore(Protocol):
     """What the capture rules need from storage. Every method runs inside ``transaction()``."""
 
     def transaction(self) -> AbstractContextManager[None]: ...
-    def event_seen(self, event_key: str) -> bool: ...
-    def mark_event_seen(self, event_key: str, platform: Platform) -> None: ...
+    def mark_event_seen(self, event_key: str, platform: Platform) -> bool: ...
+    def unmark_event_seen(self, event_key: str) -> None: ...
     def member_gate(self, member: str) -> MemberGate: ...
     def text_purged_before(self) -> datetime | None: ...
     def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None: ...
     def first_post_at(self, platform: Platform, channel_id: str) -> datetime | None: ...
     def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None: ...
+    def find_reply_or_deletion(
+        self, platform: Platform, channel_id: str, message_id: str
+    ) -> tuple[ReplyRecord | None, bool]: ...
     def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool: ...
     def mark_deleted(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
     def mark_restored(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
@@ -119,11 +122,14 @@ class Capture:
 
     def apply(self, event: CaptureEvent) -> Outcome:
         with self.store.transaction():
-            if event.event_key and self.store.event_seen(event.event_key):
+            # The delivery's key is marked seen first (one statement, which also says whether it was seen before),
+            # and unmarked when the event changed nothing: it is kept exactly when the effect is.
+            key = event.event_key
+            if key and not self.store.mark_event_seen(key, event.platform):
                 return Outcome.DUPLICATE
             outcome = self._apply(event)
-            if outcome is Outcome.STORED and event.event_key:
-                self.store.mark_event_seen(event.event_key, event.platform)
+            if key and outcome is not Outcome.STORED:
+                self.store.unmark_event_seen(key)
         logger.debug("capture %s platform=%s outcome=%s", type(event).__name__, event.platform, outcome)
         return outcome
 
@@ -165,9 +171,10 @@ class Capture:
         member = member_id(event.platform, event.user_id)
         if not self.allows(member, event.occurred_at):
             return self._refusal(member)
-        if store.find_reply(event.platform, event.channel_id, event.message_id) is not None:
+        reply, deleted = store.find_reply_or_deletion(event.platform, event.channel_id, event.message_id)
+        if reply is not None:
             return Outcome.DUPLICATE  # the same message delivered again under another event id
-        if store.is_deleted(event.platform, event.channel_id, event.message_id):
+        if deleted:
             return Outcome.IGNORED  # its deletion arrived first
         return self._store_reply(post, event, member, event.text, event.occurred_at, None)
 
@@ -278,12 +285,12 @@ class Capture:
         if post is not None:
             post_id = post.id
         else:
-            reply = store.find_reply(event.platform, event.channel_id, event.target_id)
+            reply, deleted = store.find_reply_or_deletion(event.platform, event.channel_id, event.target_id)
             if reply is not None:
                 if reply.member_id == member and not self.allows(member, reply.created_at):
                     return Outcome.BEFORE_OPT_IN  # the member's own message from before their opt-in
                 post_id, reply_id = reply.post_id, reply.id
-            elif store.is_deleted(event.platform, event.channel_id, event.target_id) or not self._may_count(event):
+            elif deleted or not self._may_count(event):
                 return Outcome.IGNORED
         present = isinstance(event, ReactionAdded)
         display = event.display_name if isinstance(event, ReactionAdded) else None

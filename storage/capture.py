@@ -27,11 +27,17 @@ class CaptureRecords(MemberRecords):
     def event_seen(self, event_key: str) -> bool:
         return self._one("SELECT 1 FROM seen_events WHERE event_key = ?", [event_key]) is not None
 
-    def mark_event_seen(self, event_key: str, platform: Platform) -> None:
-        self.db.execute(
+    def mark_event_seen(self, event_key: str, platform: Platform) -> bool:
+        """Mark a delivery's key seen; False when it already was (a redelivery)."""
+        cursor = self.db.conn.execute(
             "INSERT OR IGNORE INTO seen_events (event_key, platform, seen_at) VALUES (?, ?, ?)",
             [event_key, platform.value, to_db(utc_now())],
         )
+        return cursor.rowcount > 0
+
+    def unmark_event_seen(self, event_key: str) -> None:
+        """Forget a key marked in the open transaction (its delivery changed nothing)."""
+        self.db.conn.execute("DELETE FROM seen_events WHERE event_key = ?", [event_key])
 
     def claim_event(self, event_key: str, platform: Platform) -> bool:
         """Mark ``event_key`` seen and commit at once; False when it was already seen (a redelivery)."""
@@ -69,6 +75,21 @@ class CaptureRecords(MemberRecords):
         )
         return reply_record(rows[0]) if rows else None
 
+    def find_reply_or_deletion(
+        self, platform: Platform, channel_id: str, message_id: str
+    ) -> tuple[ReplyRecord | None, bool]:
+        """:meth:`find_reply` and :meth:`is_deleted` in one statement: the reply stored as this message, if any, and
+        whether the message's deletion is remembered."""
+        key = [platform.value, channel_id, message_id]
+        rows = self._rows(
+            """SELECT r.*, EXISTS (SELECT 1 FROM deleted_messages
+                                   WHERE platform = ? AND channel_id = ? AND message_id = ?) AS deleted_
+               FROM (SELECT 1) LEFT JOIN replies r ON r.platform = ? AND r.channel_id = ? AND r.message_id = ?""",
+            key + key,
+        )
+        row = rows[0]
+        return (reply_record(row) if row["id"] is not None else None), bool(row["deleted_"])
+
     def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool:
         sql = "SELECT 1 FROM deleted_messages WHERE platform = ? AND channel_id = ? AND message_id = ?"
         return self._one(sql, [platform.value, channel_id, message_id]) is not None
@@ -104,9 +125,12 @@ class CaptureRecords(MemberRecords):
         return self._one(sql, [platform.value, channel_id, message_id, to_db(at)]) is not None
 
     def upsert_member(self, member: str, platform: Platform, user_id: str, display_name: str | None) -> None:
-        self.db.execute(
+        """The member's row; a display name the event carries replaces the stored one (a returning member whose name
+        is unchanged costs no write)."""
+        self.db.conn.execute(
             """INSERT INTO members (member_id, platform, user_id, display_name) VALUES (?, ?, ?, ?)
-               ON CONFLICT (member_id) DO UPDATE SET display_name = coalesce(excluded.display_name, display_name)""",
+               ON CONFLICT (member_id) DO UPDATE SET display_name = excluded.display_name
+               WHERE excluded.display_name IS NOT NULL AND display_name IS NOT excluded.display_name""",
             [member, platform.value, user_id, display_name],
         )
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -88,8 +89,12 @@ class SlackAdapter:
         """Slack's v0 signature and the 5-minute timestamp window; any malformed header is simply invalid."""
         if self.verifier is None:
             return False  # Socket Mode only: the HTTP endpoint cannot authenticate anything
-        try:
-            return self.verifier.is_valid_request(body, dict(headers))
+        if not isinstance(headers, CIMultiDictProxy | CIMultiDict):  # any other mapping: names in any case
+            headers = CIMultiDict(headers)
+        try:  # is_valid_request without copying and lower-casing every header of every request first
+            return self.verifier.is_valid(
+                body, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")
+            )
         except (ValueError, TypeError, OverflowError):
             return False
 
