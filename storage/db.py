@@ -171,17 +171,24 @@ class SQLiteDatabase(Scrubbing):
         return self._writes.enqueue(work)
 
     def _run_batch(self, works: Sequence[Callable[[], Any]]) -> list[Result]:
-        """One write transaction for ``works``, each in its own savepoint (writer thread)."""
+        """One write transaction for ``works`` (writer thread). They run one after the other in it; if one raises,
+        the transaction is rolled back and run again with each unit in a savepoint of its own, so that only the
+        failing unit's writes are undone (a failure is rare: savepoints for every unit would cost two statements
+        each, and every statement of the writer competes with the event loop for the GIL)."""
         conn = self.db.conn
         with self._lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as err:  # locked by another process beyond the busy timeout, disk errors
                 return [(None, err)] * len(works)
-            results: list[Result] = []
             try:
-                for work in works:
-                    results.append(self._run_unit(conn, work))
+                results = self._run_all(conn, works)
+                if results is None:
+                    self._scrub_after_commit = False
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    conn.execute("BEGIN IMMEDIATE")
+                    results = [self._run_unit(conn, work) for work in works]
                 conn.execute("COMMIT")
             except Exception as err:
                 self._scrub_after_commit = False
@@ -190,6 +197,19 @@ class SQLiteDatabase(Scrubbing):
                 logger.error("write batch failed units=%d error=%s", len(works), type(err).__name__)
                 failed = err if isinstance(err, sqlite3.Error | StorageError) else StorageError(str(err))
                 return [(None, failed)] * len(works)
+        return results
+
+    def _run_all(self, conn: sqlite3.Connection, works: Sequence[Callable[[], Any]]) -> list[Result] | None:
+        """Every unit in the open transaction, without savepoints; None as soon as one raises."""
+        results: list[Result] = []
+        self._in_unit = True
+        try:
+            for work in works:
+                results.append((work(), None))
+        except Exception:
+            return None
+        finally:
+            self._in_unit = False
         return results
 
     def _run_unit(self, conn: sqlite3.Connection, work: Callable[[], Any]) -> Result:

@@ -2,8 +2,8 @@
 
 A caller on the event loop hands a unit of work (a synchronous function that reads and writes through the write
 connection) to :meth:`WriteQueue.enqueue` and awaits the future it returns. One thread takes everything queued (at most
-``MAX_BATCH`` units), runs the batch through ``run_batch`` (one ``BEGIN IMMEDIATE`` … ``COMMIT``, each unit in a
-savepoint of its own: see ``storage.db``), and only then answers the units' futures, with one wake-up of the loop per
+``MAX_BATCH`` units), runs the batch through ``run_batch`` (one ``BEGIN IMMEDIATE`` … ``COMMIT``; a unit that
+raises is undone alone: see ``storage.db``), and only then answers the units' futures, with one wake-up of the loop per
 batch. So a unit's result reaches its caller after the ``COMMIT`` of its batch has returned (``synchronous = FULL``:
 durable), the event loop never waits for SQLite or an fsync, and units run in the order they were submitted (the
 queue is FIFO).

@@ -78,8 +78,8 @@ class Gate:
 
 
 async def test_units_queued_together_share_one_commit_and_are_durable_when_answered(repo, tmp_path):
-    commits: list[str] = []
-    repo.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    statements: list[str] = []
+    repo.db.conn.set_trace_callback(statements.append)
     capture = Capture(repo)
     gate = Gate(repo)
     await gate.inside()
@@ -89,12 +89,15 @@ async def test_units_queued_together_share_one_commit_and_are_durable_when_answe
     await gate.open()
     assert await asyncio.gather(*pending) == [Outcome.STORED] * 20
     assert stored(tmp_path / "g.db") == 20  # every caller was answered after the COMMIT
-    assert len(commits) == 2  # the gate's batch, then one fsync for the twenty events
+    assert statements.count("COMMIT") == 2  # the gate's batch, then one fsync for the twenty events
+    assert not [s for s in statements if "SAVEPOINT" in s]  # no unit failed: no savepoint was needed
     assert await capture.apply_async(reply(3)) is Outcome.DUPLICATE
 
 
 async def test_a_failing_unit_rolls_back_alone(repo, tmp_path):
+    """The batch is rolled back and run again with a savepoint per unit: only the failing one is undone."""
     capture = Capture(repo)
+    statements: list[str] = []
 
     def failing() -> None:
         repo.db.execute("INSERT INTO seen_events (event_key, platform, seen_at) VALUES ('half', 'slack', 'x')")
@@ -105,12 +108,16 @@ async def test_a_failing_unit_rolls_back_alone(repo, tmp_path):
     first = repo.enqueue(lambda: capture.apply(reply(1)))
     bad = repo.enqueue(failing)
     last = repo.enqueue(lambda: capture.apply(reply(2)))
+    repo.db.conn.set_trace_callback(statements.append)
     await gate.open()
     results = await asyncio.gather(first, bad, last, return_exceptions=True)
     assert results[0] is Outcome.STORED
     assert isinstance(results[1], ValueError)
     assert results[2] is Outcome.STORED
     assert stored(tmp_path / "g.db") == 2
+    assert statements.count("ROLLBACK") == 1  # the batch, after its second unit raised
+    assert statements.count("COMMIT") == 2  # the gate's batch, then the batch run again
+    assert statements.count("ROLLBACK TO SAVEPOINT engagebot_unit") == 1
     with sqlite3.connect(tmp_path / "g.db") as other:
         assert other.execute("SELECT count(*) FROM seen_events WHERE event_key = 'half'").fetchone() == (0,)
 

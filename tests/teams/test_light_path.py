@@ -144,15 +144,16 @@ async def test_a_storage_failure_is_503_and_no_reaction_of_the_activity_is_store
     set_reaction = repo.set_reaction
     calls: list[str] = []
 
-    def second_fails(**kwargs: Any) -> bool:
+    def heart_fails(**kwargs: Any) -> bool:  # the activity's second reaction, after its first was written
         calls.append(kwargs["name"])
-        if len(calls) == 2:
+        if kwargs["name"] == "heart":
             raise sqlite3.OperationalError("disk I/O error")
         return set_reaction(**kwargs)
 
-    monkeypatch.setattr(repo, "set_reaction", second_fails)
+    monkeypatch.setattr(repo, "set_reaction", heart_fails)
     activity = two_reactions(harness, post.message_id, post.message_id)
     assert await harness.send(activity) == 503
+    assert calls[:2] == ["like", "heart"]
     stored_nothing(harness)  # the first reaction went with the second: one unit of work
     monkeypatch.undo()
     assert await harness.send(activity) == 201  # the redelivery
