@@ -8,12 +8,10 @@ so an acknowledged event is durable and a retried one changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
-from typing import Protocol
 
+from bot.capture_store import CaptureStore, Outcome, Submit
 from bot.events import (
     CaptureEvent,
     Platform,
@@ -25,67 +23,11 @@ from bot.events import (
     ReplyRestored,
     member_id,
 )
-from bot.model import MemberGate, PostRecord, ReactionRecord, ReplyRecord
+from bot.model import MemberGate, PostRecord, ReactionState, ReplyTarget
 
 logger = logging.getLogger(__name__)
 
-
-class Outcome(StrEnum):
-    STORED = "stored"  # the event changed the database
-    DUPLICATE = "duplicate"  # seen before (retry or second delivery): nothing changed
-    IGNORED = "ignored"  # not part of a prompt's thread, or nothing to change
-    OPTED_OUT = "opted_out"  # the member opted out (or has not opted in): nothing of theirs is stored
-    BEFORE_OPT_IN = "before_opt_in"  # it happened before the member's latest opt-in or opt-out: never stored
-
-
-class CaptureStore(Protocol):
-    """What the capture rules need from storage. Every method runs inside ``transaction()``."""
-
-    def transaction(self) -> AbstractContextManager[None]: ...
-    def mark_event_seen(self, event_key: str, platform: Platform) -> bool: ...
-    def unmark_event_seen(self, event_key: str) -> None: ...
-    def member_gate(self, member: str) -> MemberGate: ...
-    def text_purged_before(self) -> datetime | None: ...
-    def find_post(self, platform: Platform, channel_id: str, message_id: str) -> PostRecord | None: ...
-    def first_post_at(self, platform: Platform, channel_id: str) -> datetime | None: ...
-    def find_reply(self, platform: Platform, channel_id: str, message_id: str) -> ReplyRecord | None: ...
-    def find_reply_or_deletion(
-        self, platform: Platform, channel_id: str, message_id: str
-    ) -> tuple[ReplyRecord | None, bool]: ...
-    def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool: ...
-    def mark_deleted(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
-    def mark_restored(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> None: ...
-    def restored_since(self, platform: Platform, channel_id: str, message_id: str, at: datetime) -> bool: ...
-    def upsert_member(self, member: str, platform: Platform, user_id: str, display_name: str | None) -> None: ...
-    def insert_reply(
-        self, post: PostRecord, message_id: str, member: str, text: str, at: datetime, edited_at: datetime | None
-    ) -> ReplyRecord: ...
-    def update_reply_text(self, reply_id: int, text: str, edited_at: datetime) -> bool: ...
-    def delete_reply(self, reply_id: int) -> None: ...
-    def resolve_reactions(
-        self, platform: Platform, channel_id: str, target_id: str, post_id: int, reply_id: int | None
-    ) -> list[ReactionRecord]: ...
-    def set_reaction(
-        self,
-        *,
-        platform: Platform,
-        channel_id: str,
-        target_id: str,
-        member: str,
-        name: str,
-        at: datetime,
-        present: bool,
-        post_id: int | None,
-        reply_id: int | None,
-    ) -> bool: ...
-    def has_counted_reaction(self, member: str, name: str) -> bool: ...
-    def consent_word(self, member: str, kind: str, given: bool, at: datetime) -> bool: ...
-
-
-class Submit(Protocol):
-    """A store's writer (``storage.db.SQLiteDatabase.submit``): runs ``work`` atomically, returns once committed."""
-
-    def __call__(self, work: Callable[[], list[Outcome]]) -> Awaitable[list[Outcome]]: ...
+__all__ = ["Capture", "CaptureStore", "Outcome"]
 
 
 class Capture:
@@ -116,7 +58,10 @@ class Capture:
         return self.store.member_gate(member).allows(at, consent_required=self.require_opt_in)
 
     def _refusal(self, member: str) -> Outcome:
-        gate = self.store.member_gate(member)
+        return self._refused(self.store.member_gate(member))
+
+    def _refused(self, gate: MemberGate) -> Outcome:
+        """Why a gate that does not allow something refused it."""
         blocked = gate.opted_out or (self.require_opt_in and not gate.capture_consent)
         return Outcome.OPTED_OUT if blocked else Outcome.BEFORE_OPT_IN
 
@@ -169,14 +114,14 @@ class Capture:
         if post is None or event.message_id == post.message_id:
             return Outcome.IGNORED  # a top-level message or a thread that is not a prompt
         member = member_id(event.platform, event.user_id)
-        if not self.allows(member, event.occurred_at):
-            return self._refusal(member)
-        reply, deleted = store.find_reply_or_deletion(event.platform, event.channel_id, event.message_id)
-        if reply is not None:
+        target = store.reply_target(event.platform, event.channel_id, event.message_id, member)
+        if not target.gate.allows(event.occurred_at, consent_required=self.require_opt_in):
+            return self._refused(target.gate)
+        if target.stored:
             return Outcome.DUPLICATE  # the same message delivered again under another event id
-        if deleted:
+        if target.deleted:
             return Outcome.IGNORED  # its deletion arrived first
-        return self._store_reply(post, event, member, event.text, event.occurred_at, None)
+        return self._store_reply(post, event, member, event.text, event.occurred_at, None, target)
 
     def _reply_edited(self, event: ReplyEdited) -> Outcome:
         store = self.store
@@ -213,17 +158,35 @@ class Capture:
         text: str,
         at: datetime,
         edited_at: datetime | None,
+        target: ReplyTarget | None = None,
     ) -> Outcome:
+        """Store the reply (``target``: what is known of the message already, else it is asked for)."""
         store = self.store
         assert event.user_id is not None
-        store.upsert_member(member, event.platform, event.user_id, event.display_name)
-        text = "" if self._text_expired(at) else text
+        self._member(member, event.platform, event.user_id, event.display_name, target)
+        horizon = store.text_purged_before() if target is None else target.text_purged_before
+        text = "" if horizon is not None and at < horizon else text
         reply = store.insert_reply(post, event.message_id, member, text, at, edited_at)
+        if target is not None and not target.early_reactions:
+            return Outcome.STORED
         resolved = store.resolve_reactions(event.platform, event.channel_id, event.message_id, post.id, reply.id)
         for reaction in resolved:  # a quote emoji that arrived before its reply counts now
             if reaction.removed_at is None:
                 self._quote_word(reaction.member_id, reaction.name, True, reaction.created_at)
         return Outcome.STORED
+
+    def _member(
+        self,
+        member: str,
+        platform: Platform,
+        user_id: str,
+        display_name: str | None,
+        known: ReplyTarget | ReactionState | None,
+    ) -> None:
+        """The member's row, with the display name the event carries; not written again when it is stored as is."""
+        if known is not None and known.member_stored and display_name in (None, known.member_name):
+            return
+        self.store.upsert_member(member, platform, user_id, display_name)
 
     def _text_expired(self, written_at: datetime) -> bool:
         """Retention: text written before the purge's horizon is never stored, so reconciliation (which may look
@@ -277,8 +240,9 @@ class Capture:
         if event.thread_id is not None and store.find_post(event.platform, event.channel_id, event.thread_id) is None:
             return Outcome.IGNORED  # in a thread that is not a prompt's: it can never count
         member = member_id(event.platform, event.user_id)
-        if not self.allows(member, event.occurred_at):
-            return self._refusal(member)
+        state = store.reaction_state(event.platform, event.channel_id, event.target_id, member, event.name)
+        if not state.gate.allows(event.occurred_at, consent_required=self.require_opt_in):
+            return self._refused(state.gate)
         post_id: int | None = None
         reply_id: int | None = None
         post = store.find_post(event.platform, event.channel_id, event.target_id)
@@ -287,14 +251,15 @@ class Capture:
         else:
             reply, deleted = store.find_reply_or_deletion(event.platform, event.channel_id, event.target_id)
             if reply is not None:
-                if reply.member_id == member and not self.allows(member, reply.created_at):
+                own = reply.member_id == member
+                if own and not state.gate.allows(reply.created_at, consent_required=self.require_opt_in):
                     return Outcome.BEFORE_OPT_IN  # the member's own message from before their opt-in
                 post_id, reply_id = reply.post_id, reply.id
             elif deleted or not self._may_count(event):
                 return Outcome.IGNORED
         present = isinstance(event, ReactionAdded)
         display = event.display_name if isinstance(event, ReactionAdded) else None
-        store.upsert_member(member, event.platform, event.user_id, display)
+        self._member(member, event.platform, event.user_id, display, state)
         # A reaction whose target is not (yet) known is kept unresolved: it counts once its reply arrives.
         changed = store.set_reaction(
             platform=event.platform,
@@ -306,6 +271,7 @@ class Capture:
             present=present,
             post_id=post_id,
             reply_id=reply_id,
+            known=state,
         )
         if changed and post_id is not None:
             self._quote_word(member, event.name, present, event.occurred_at)

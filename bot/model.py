@@ -91,3 +91,39 @@ class MemberGate:
         if self.opted_out or (consent_required and not self.capture_consent):
             return False
         return self.not_before is None or at >= self.not_before
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """What the capture rules must know before storing a message as a reply, read in one query: its author's gate
+    and member row (whether stored, with which display name), whether a reply is already stored as it, whether its
+    deletion is remembered, whether reactions to it arrived first, and the retention horizon (text written before it
+    is never stored)."""
+
+    gate: MemberGate
+    member_stored: bool
+    member_name: str | None
+    stored: bool
+    deleted: bool
+    early_reactions: bool
+    text_purged_before: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReaction:
+    """One member's reaction as stored: its row and times in storage's own format (which sorts as time)."""
+
+    id: int
+    created_at: str
+    removed_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionState:
+    """What the capture rules must know before recording a reaction, read in one query: the reacting member's gate
+    and member row (whether stored, with which display name), and the same reaction as stored, if it is."""
+
+    gate: MemberGate
+    member_stored: bool
+    member_name: str | None
+    stored: StoredReaction | None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from bot.capture import CaptureStore
+from bot.capture_store import CaptureStore
 from bot.events import Platform
 from bot.model import ErasureCounts, PostRecord, ReactionRecord, ReplyRecord
 from bot.prompts import Library, PostedPrompt, Prompt

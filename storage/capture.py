@@ -9,15 +9,16 @@ from typing import cast
 from sqlite_utils import Database
 
 from bot.events import Platform
-from bot.model import PostRecord, ReactionRecord, ReplyRecord
+from bot.model import PostRecord, ReplyRecord, ReplyTarget
 from bot.timeutil import from_db, to_db, utc_now
-from storage.members import MemberRecords
-from storage.records import post_record, reaction_record, reply_record
+from storage.members import GATE_COLUMNS, MEMBER_COLUMNS, gate_of
+from storage.reactions import ReactionRecords
+from storage.records import post_record, reply_record
 
 POSTS_KEPT = 4096  # prompt posts kept in memory by find_post
 
 
-class CaptureRecords(MemberRecords):
+class CaptureRecords(ReactionRecords):
     """What the capture rules read and write; the rules themselves are in bot.capture."""
 
     def __init__(self, db: Database, path: str) -> None:
@@ -89,6 +90,30 @@ class CaptureRecords(MemberRecords):
         )
         row = rows[0]
         return (reply_record(row) if row["id"] is not None else None), bool(row["deleted_"])
+
+    def reply_target(self, platform: Platform, channel_id: str, message_id: str, member: str) -> ReplyTarget:
+        """Everything the capture rules check before storing a reply, in one statement (see ReplyTarget)."""
+        key = {"m": member, "p": platform.value, "c": channel_id, "id": message_id}
+        [row] = self._fetchall(
+            f"""SELECT {GATE_COLUMNS}, {MEMBER_COLUMNS},
+                   EXISTS (SELECT 1 FROM replies WHERE platform = :p AND channel_id = :c AND message_id = :id),
+                   EXISTS (SELECT 1 FROM deleted_messages WHERE platform = :p AND channel_id = :c AND message_id = :id),
+                   EXISTS (SELECT 1 FROM reactions
+                           WHERE platform = :p AND channel_id = :c AND target_id = :id AND post_id IS NULL),
+                   (SELECT purged_before FROM text_retention WHERE id = 1)""",
+            key,
+        )
+        gate, member_stored, member_name = gate_of(*row[:3]), bool(row[3]), row[4]
+        horizon = row[8]
+        return ReplyTarget(
+            gate,
+            member_stored,
+            member_name,
+            bool(row[5]),
+            bool(row[6]),
+            bool(row[7]),
+            from_db(horizon) if horizon else None,
+        )
 
     def is_deleted(self, platform: Platform, channel_id: str, message_id: str) -> bool:
         sql = "SELECT 1 FROM deleted_messages WHERE platform = ? AND channel_id = ? AND message_id = ?"
@@ -195,65 +220,6 @@ class CaptureRecords(MemberRecords):
             "SELECT min(posted_at) FROM posts WHERE platform = ? AND channel_id = ?", [platform.value, channel_id]
         )
         return from_db(value) if value else None
-
-    def resolve_reactions(
-        self, platform: Platform, channel_id: str, target_id: str, post_id: int, reply_id: int | None
-    ) -> list[ReactionRecord]:
-        """Count the reactions that arrived before their target: they now point at it. Returns them."""
-        rows = self._rows(
-            """UPDATE reactions SET post_id = ?, reply_id = ?
-               WHERE platform = ? AND channel_id = ? AND target_id = ? AND post_id IS NULL RETURNING *""",
-            [post_id, reply_id, platform.value, channel_id, target_id],
-        )
-        return [reaction_record(row) for row in rows]
-
-    def set_reaction(
-        self,
-        *,
-        platform: Platform,
-        channel_id: str,
-        target_id: str,
-        member: str,
-        name: str,
-        at: datetime,
-        present: bool,
-        post_id: int | None,
-        reply_id: int | None,
-    ) -> bool:
-        """Record a reaction added (``present``) or removed; the later payload time wins, whatever the arrival order."""
-        key = [platform.value, channel_id, target_id, member, name]
-        row = self._rows(
-            """SELECT id, created_at, removed_at FROM reactions
-               WHERE platform = ? AND channel_id = ? AND target_id = ? AND member_id = ? AND name = ?""",
-            key,
-        )
-        stamp = to_db(at)
-        if not row:
-            self.db.execute(
-                """INSERT INTO reactions (platform, channel_id, target_id, member_id, name, created_at, removed_at,
-                                          post_id, reply_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [*key, stamp, None if present else stamp, post_id, reply_id],
-            )
-            return present
-        current = row[0]
-        last_change = max(current["created_at"], current["removed_at"] or "")
-        if stamp < last_change:
-            return False  # an older event arriving late
-        if present == (current["removed_at"] is None):
-            if stamp == last_change:
-                return False  # the same change again (added twice counts once)
-            # A later change of the same kind: the opposite change between them is late or lost. Keep the later
-            # time, so that the opposite change, if it arrives, is older than the last word and ignored.
-            column = "created_at" if present else "removed_at"
-            self.db.execute(f"UPDATE reactions SET {column} = ? WHERE id = ?", [stamp, current["id"]])
-            return True
-        if present:
-            self.db.execute(
-                "UPDATE reactions SET created_at = ?, removed_at = NULL WHERE id = ?", [stamp, current["id"]]
-            )
-        else:
-            self.db.execute("UPDATE reactions SET removed_at = ? WHERE id = ?", [stamp, current["id"]])
-        return True
 
     def member_has_name(self, member: str) -> bool:
         return self._one("SELECT display_name FROM members WHERE member_id = ?", [member]) is not None

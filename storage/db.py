@@ -54,7 +54,7 @@ class SQLiteDatabase(Scrubbing):
         # one holds this lock, and so does the writer for each of its batches.
         self._lock = WriteLock()
         self._in_unit = False  # the writer thread is running a unit of work (in its own savepoint)
-        self._writes = WriteQueue(self._run_batch, self._after_commit)
+        self._writes = WriteQueue(self._run_batch, self._after_batch)
         self._readers = ReadConnections(path, BUSY_TIMEOUT_MS) if path != ":memory:" else None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -154,6 +154,13 @@ class SQLiteDatabase(Scrubbing):
             if self.db.conn.in_transaction or not self.scrub_pending():
                 return
         self.scrub(wait=0)
+
+    def _after_batch(self) -> None:
+        """After a batch of the writer: the scrub its units recorded, if any, tried at once. A scrub left on record by
+        another process is not looked for after every batch (a query each): ``serve``'s upkeep completes it within a
+        minute, and any other command's next commit at once."""
+        if self._scrub_after_commit:
+            self._after_commit()
 
     # -- the writer thread ----------------------------------------------------------------------------------------
 

@@ -29,19 +29,26 @@ def quote_consent(member: str) -> str:
 
 
 ONE_MICROSECOND = timedelta(microseconds=1)
+# The capture gate of the member named :m, as three columns (see member_gate); other reads add their own columns.
+GATE_COLUMNS = """EXISTS (SELECT 1 FROM optouts WHERE member_id = :m),
+                  EXISTS (SELECT 1 FROM consents WHERE member_id = :m AND kind = 'capture'),
+                  (SELECT not_before FROM member_watermarks WHERE member_id = :m)"""
+# The member row of :m, as two columns: whether it is stored, and its display name.
+MEMBER_COLUMNS = """EXISTS (SELECT 1 FROM members WHERE member_id = :m),
+                    (SELECT display_name FROM members WHERE member_id = :m)"""
+
+
+def gate_of(opted_out: object, consent: object, not_before: str | None) -> MemberGate:
+    """The gate from the three GATE_COLUMNS of a row."""
+    return MemberGate(bool(opted_out), bool(consent), from_db(not_before) if not_before else None)
 
 
 class MemberRecords(SQLiteDatabase):
     """The capture gate, watermarks, consents and idle member rows."""
 
     def member_gate(self, member: str) -> MemberGate:
-        [(opted_out, consent, not_before)] = self._fetchall(
-            """SELECT EXISTS (SELECT 1 FROM optouts WHERE member_id = :m),
-                      EXISTS (SELECT 1 FROM consents WHERE member_id = :m AND kind = 'capture'),
-                      (SELECT not_before FROM member_watermarks WHERE member_id = :m)""",
-            {"m": member},
-        )
-        return MemberGate(bool(opted_out), bool(consent), from_db(not_before) if not_before else None)
+        [row] = self._fetchall(f"SELECT {GATE_COLUMNS}", {"m": member})
+        return gate_of(*row)
 
     def _raise_watermark(self, member: str, at: datetime) -> None:
         """Nothing of ``member`` from before ``at`` is stored from now on (the watermark never moves back)."""

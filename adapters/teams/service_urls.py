@@ -33,6 +33,8 @@ BOT_FRAMEWORK_HOSTS = frozenset(
     }
 )
 
+KNOWN_URLS = 256  # serviceUrls whose answer is kept (a handful in practice)
+
 
 def _split(url: str) -> SplitResult | None:
     try:
@@ -61,9 +63,18 @@ class ServiceUrls:
     def __init__(self, *, emulator: bool, also_trusted: Iterable[str] = ()) -> None:
         self.emulator = emulator
         self.also_trusted = tuple(also_trusted)
+        self._connectors: dict[str, bool] = {}  # the answers so far: every activity names its serviceUrl
 
     def connector_allowed(self, url: str) -> bool:
         """May the bot send to (and store a reference with) this ``serviceUrl``?"""
+        known = self._connectors.get(url)
+        if known is None:
+            if len(self._connectors) >= KNOWN_URLS:
+                self._connectors.clear()
+            known = self._connectors[url] = self._connector_allowed(url)
+        return known
+
+    def _connector_allowed(self, url: str) -> bool:
         parts = _split(url)
         if parts is None:
             return False

@@ -75,6 +75,8 @@ def html_text(html: str) -> str:
 
 
 def _tidy(text: str) -> str:
+    if "\n" not in text and "\t" not in text and "\xa0" not in text and "  " not in text:
+        return text.strip()  # one line without runs of blanks (most replies): nothing else to tidy
     lines = [re.sub(r"[ \t\xa0]+", " ", line).strip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 

@@ -18,16 +18,16 @@ __all__ = ["ActivityView", "activity_view"]
 _STRINGS = ("id", "replyToId", "text", "timestamp", "channelId")
 # Keys that change what botbuilder does with an activity (replies expected back, a channel chosen on install, …):
 # an activity carrying one takes the full path.
-_UNUSUAL = ("deliveryMode", "membersAdded", "membersRemoved", "value", "name", "expiration", "callerId")
+_UNUSUAL = frozenset({"deliveryMode", "membersAdded", "membersRemoved", "value", "name", "expiration", "callerId"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Account:
     id: str | None
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Conversation:
     id: str
     conversation_type: str | None
@@ -35,24 +35,24 @@ class Conversation:
     is_group: bool | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entity:
     type: str | None
     additional_properties: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attachment:
     content_type: str | None
     content: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reaction:
     type: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActivityView:
     """The attributes of ``botbuilder.schema.Activity`` that the mapping functions read."""
 
@@ -74,14 +74,17 @@ class ActivityView:
 
 
 def activity_view(body: dict[str, Any]) -> ActivityView | None:
-    """The view of a captured activity's JSON, or None when the full path should handle it."""
+    """The view of a captured activity's JSON, or None when the full path should handle it. (A read-only view by
+    convention: its classes are not frozen, because frozen dataclasses are several times slower to build.)"""
     kind, service_url = body.get("type"), body.get("serviceUrl")
     if not isinstance(kind, str) or not isinstance(service_url, str):
         return None
-    if not service_url.startswith(("https://", "http://")) or any(key in body for key in _UNUSUAL):
+    if not service_url.startswith(("https://", "http://")) or not _UNUSUAL.isdisjoint(body):
         return None
-    if any(body.get(key) is not None and not isinstance(body[key], str) for key in _STRINGS):
-        return None
+    for key in _STRINGS:
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            return None
     conversation, sender, recipient = body.get("conversation"), body.get("from"), body.get("recipient")
     data = body.get("channelData")
     if not isinstance(conversation, dict) or not isinstance(sender, dict) or not isinstance(recipient, dict):
@@ -126,10 +129,11 @@ def _list(body: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+    if not isinstance(value, list):
         raise _Unusual(key)
-    if any(item.get("type") is not None and not isinstance(item["type"], str) for item in value):
-        raise _Unusual(key)
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("type", ""), str | None):
+            raise _Unusual(key)
     return value
 
 
@@ -149,6 +153,6 @@ def _conversation(value: dict[str, Any]) -> Conversation | None:
     )
     if not isinstance(conversation_id, str) or not conversation_id:
         return None
-    if any(v is not None and not isinstance(v, str) for v in (kind, tenant)) or not isinstance(group, bool | None):
+    if not isinstance(kind, str | None) or not isinstance(tenant, str | None) or not isinstance(group, bool | None):
         return None
     return Conversation(conversation_id, kind, tenant, group)
