@@ -19,9 +19,9 @@ from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from bot.errors import StorageError
-from storage.readers import ReadConnections
+from storage.readers import BUSY_TIMEOUT_MS, ReadConnections
 from storage.schema import migrations
-from storage.scrub import BUSY_TIMEOUT_MS, Scrubbing, WriteLock
+from storage.scrub import Scrubbing, WriteLock
 from storage.writer import Result, WriteQueue
 
 # One logger name for the whole Repository, as before it was split into modules: log filters keep working.
@@ -55,7 +55,7 @@ class SQLiteDatabase(Scrubbing):
         self._lock = WriteLock()
         self._in_unit = False  # the writer thread is running a unit of work (in its own savepoint)
         self._writes = WriteQueue(self._run_batch, self._after_batch)
-        self._readers = ReadConnections(path, BUSY_TIMEOUT_MS) if path != ":memory:" else None
+        self._readers = ReadConnections(path) if path != ":memory:" else None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 

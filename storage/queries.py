@@ -16,6 +16,7 @@ from bot.model import ActivityGroup, PostRecord, ReactionRecord, ReplyRecord
 from bot.timeutil import from_db, to_db
 from storage.db import SQLiteDatabase, batches, marks
 from storage.members import quote_consent
+from storage.readers import connect_readonly
 from storage.records import post_record, reaction_record, reply_record
 
 
@@ -178,7 +179,7 @@ class Reads(SQLiteDatabase):
         """The channel ids of the posts in the database file at ``path``, read without creating, migrating or writing
         it (it may not be engagebot's); StorageError when it is not a SQLite database with a posts table."""
         try:
-            with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            with closing(connect_readonly(Path(path).resolve())) as conn:
                 rows = conn.execute("SELECT DISTINCT channel_id FROM posts").fetchall()
         except sqlite3.DatabaseError as err:
             raise StorageError(f"cannot read database {path}: {err}") from None

@@ -13,15 +13,36 @@ import sqlite3
 import threading
 from pathlib import Path
 
-__all__ = ["ReadConnections"]
+__all__ = ["BUSY_TIMEOUT_MS", "ReadConnections", "connect_readonly"]
+
+BUSY_TIMEOUT_MS = 30_000  # how long any engagebot connection waits for another's lock
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """A connection to the database file at ``path`` that only reads (SQLite refuses any write through it, and it
+    never creates the file), in autocommit: each statement its own read transaction, seeing the latest commit and
+    holding no snapshot between reads. Usable from any thread; its owner closes it."""
+    conn = sqlite3.connect(
+        f"{Path(path).absolute().as_uri()}?mode=ro",
+        uri=True,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class ReadConnections:
     """A read-only connection per thread to the database file at ``path``, opened on first use."""
 
-    def __init__(self, path: str, busy_timeout_ms: int) -> None:
-        self._uri = Path(path).absolute().as_uri() + "?mode=ro"
-        self._busy_timeout_ms = busy_timeout_ms
+    def __init__(self, path: str) -> None:
+        self._path = path
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
@@ -35,14 +56,7 @@ class ReadConnections:
         with self._guard:
             if self._closed:
                 raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
-            conn = sqlite3.connect(
-                self._uri,
-                uri=True,
-                timeout=self._busy_timeout_ms / 1000,
-                isolation_level=None,  # autocommit: each statement sees the latest commit
-                check_same_thread=False,  # closed by close(), from whichever thread closes the database
-            )
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn = connect_readonly(self._path)  # closed by close(), from any thread
             self._opened.append(conn)
         self._local.conn = conn
         return conn

@@ -20,10 +20,10 @@ from sqlite_utils import Database
 from bot.errors import StorageError
 from storage.capture import CaptureRecords
 from storage.dashboard import DashboardRecords
-from storage.db import BUSY_TIMEOUT_MS
 from storage.posts import PostRecords
 from storage.privacy import PrivacyRecords
 from storage.queries import Reads
+from storage.readers import connect_readonly
 from storage.report import ReportRecords
 from storage.schedule import ScheduleRuns
 from storage.schema import migrations
@@ -52,14 +52,10 @@ class Repository(
         writes the file (SQLite refuses any write through it). StorageError when there is no such database, or when
         its schema is not this version's (the process that writes migrates it first)."""
         try:
-            uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            conn = connect_readonly(Path(path).resolve())
         except sqlite3.DatabaseError as err:
             raise StorageError(f"cannot open database {path} to read: {err}") from None
         try:
-            conn.isolation_level = None  # every statement its own read transaction: no snapshot held between reads
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA query_only = ON")
             repo = ReadOnlyRepository(Database(conn, execute_plugins=False), str(path))
             if migrations.pending(repo.db):
                 raise StorageError(f"database {path} is not migrated to this version of engagebot")

@@ -18,12 +18,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.timeutil import to_db, utc_now
+from storage.readers import BUSY_TIMEOUT_MS
 
 logger = logging.getLogger("storage.repository")
 
-__all__ = ["BUSY_TIMEOUT_MS", "Scrubbing", "WriteLock"]
+__all__ = ["Scrubbing", "WriteLock"]
 
-BUSY_TIMEOUT_MS = 30_000
 SCRUB_WAIT_SECONDS = 2.0  # how long an erasure waits for readers before leaving its scrub to the next writer
 SCRUB_RETRY_SECONDS = 0.1
 
