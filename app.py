@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -253,7 +253,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.server import serve
 
     _require_config(settings)
-    return asyncio.run(serve(settings))
+    with asyncio.Runner(loop_factory=_serve_loop_factory()) as runner:
+        return runner.run(serve(settings))
+
+
+def _serve_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop for ``serve`` where it is installed (not on Windows), else asyncio's own: the same
+    asyncio API, with the transport and scheduling in C (docs/PERFORMANCE.md, "The hot path now")."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def cmd_dashboard_local(settings: Settings, args: argparse.Namespace) -> int:
