@@ -6,13 +6,13 @@ which the adapter answers with 400.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import DeserializationError
 from botbuilder.schema import Activity
 
+from adapters.teams.keys import hashed
 from adapters.teams.text import message_text
 from bot.events import (
     Platform,
@@ -167,48 +167,27 @@ def reactions_from_teams(activity: Activity) -> list[ReactionAdded | ReactionRem
     at = occurred_at(activity)
     if channel is None or not target or sender is None or at is None:
         return []
-    delivery = activity.id or _anonymous_delivery(str(target), sender[0], at)
+    delivery = activity.id or hashed(str(target), sender[0], at.isoformat())  # no member id in clear in the key
     # Teams names the thread in the conversation id: the capture rules drop a reaction in a thread that is not a
     # prompt's (instead of keeping it as "target not known yet").
     _, sep, root = str(getattr(activity.conversation, "id", "") or "").partition(";messageid=")
-    thread = root if sep and root else None
+    shared: dict[str, Any] = {
+        "platform": Platform.TEAMS,
+        "channel_id": channel,
+        "occurred_at": at,
+        "target_id": str(target),
+        "user_id": sender[0],
+        "thread_id": root if sep and root else None,
+    }
     events: list[ReactionAdded | ReactionRemoved] = []
-    for reaction in activity.reactions_added or []:
-        if getattr(reaction, "type", None):
-            events.append(
-                ReactionAdded(
-                    platform=Platform.TEAMS,
-                    channel_id=channel,
-                    occurred_at=at,
-                    event_key=f"teams:reaction:{channel}:{delivery}:added:{reaction.type}",
-                    target_id=str(target),
-                    user_id=sender[0],
-                    name=str(reaction.type),
-                    display_name=sender[1],
-                    thread_id=thread,
-                )
-            )
-    for reaction in activity.reactions_removed or []:
-        if getattr(reaction, "type", None):
-            events.append(
-                ReactionRemoved(
-                    platform=Platform.TEAMS,
-                    channel_id=channel,
-                    occurred_at=at,
-                    event_key=f"teams:reaction:{channel}:{delivery}:removed:{reaction.type}",
-                    target_id=str(target),
-                    user_id=sender[0],
-                    name=str(reaction.type),
-                    thread_id=thread,
-                )
-            )
+    for change, reactions in (("added", activity.reactions_added), ("removed", activity.reactions_removed)):
+        for name in (str(r.type) for r in reactions or [] if getattr(r, "type", None)):
+            key = f"teams:reaction:{channel}:{delivery}:{change}:{name}"
+            if change == "added":
+                events.append(ReactionAdded(**shared, event_key=key, name=name, display_name=sender[1]))
+            else:
+                events.append(ReactionRemoved(**shared, event_key=key, name=name))
     return events
-
-
-def _anonymous_delivery(target: str, user_id: str, at: datetime) -> str:
-    """What identifies a reaction activity that came without an id: its target, sender and time, hashed, so that the
-    dedupe key kept in ``seen_events`` holds no member id in clear."""
-    return "sha256-" + hashlib.sha256(f"{target}\n{user_id}\n{at.isoformat()}".encode()).hexdigest()
 
 
 def _change(activity: Activity, kind: str) -> dict[str, Any] | None:
