@@ -33,6 +33,7 @@ from bot.errors import StorageError
 from bot.events import Platform
 from bot.prompts import load_library
 from bot.scheduler_time import next_slot
+from bot.wording import plural
 from storage.repository import Repository
 from storage.setup import check_channel_themes
 
@@ -74,7 +75,7 @@ class Report:
             print("engagebot check: all is well", file=self.out)
         else:
             print(
-                f"engagebot check: {problems} problem{'s' if problems > 1 else ''}: fix "
+                f"engagebot check: {plural(problems, 'problem')}: fix "
                 f"{'them' if problems > 1 else 'it'} as shown above, then run engagebot check again",
                 file=self.out,
             )
@@ -298,5 +299,4 @@ def _when(moment: datetime, tz: ZoneInfo) -> str:
 
 
 def _count(channels: Iterable[ChannelConfig]) -> str:
-    number = len(list(channels))
-    return f"{number} channel{'s' if number > 1 else ''}"
+    return plural(len(list(channels)), "channel")

@@ -14,6 +14,7 @@ from adapters.slack.reconcile import Reconciler
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.scheduler import Clock, SystemClock
+from bot.wording import plural
 
 if TYPE_CHECKING:
     from adapters.runtime import Runtime
@@ -87,10 +88,10 @@ async def reconcile_now(settings: Settings, days: int | None = None, *, stream: 
     finally:
         await runtime.aclose()
     out.write(
-        f"reconciled {result.posts} posts: {result.replies_added} replies added, {result.replies_edited} edited, "
-        f"{result.replies_deleted} deleted; {result.reactions_added} reactions added, "
-        f"{result.reactions_removed} removed"
-        + (f"; {result.posts_failed} posts failed (see the log)" if result.posts_failed else "")
+        f"reconciled {plural(result.posts, 'post')}: {plural(result.replies_added, 'reply')} added, "
+        f"{result.replies_edited} edited, {result.replies_deleted} deleted; "
+        f"{plural(result.reactions_added, 'reaction')} added, {result.reactions_removed} removed"
+        + (f"; {plural(result.posts_failed, 'post')} failed (see the log)" if result.posts_failed else "")
         + "\n"
     )
     return 0

@@ -17,6 +17,7 @@ from bot.ports import Card, Poster
 from bot.scheduler_time import next_slot
 from bot.service import REPORT_MAX_WEEKS, REPORT_WEEKS, Engagement
 from bot.timeutil import IsoWeek, to_display, utc_now
+from bot.wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +168,8 @@ class Commands:
                 return CommandReply(
                     _card(
                         "Your data",
-                        f"Everything engagebot stores about you: {len(data['replies'])} replies, "
-                        f"{len(data['reactions'])} reactions and your member record.",
+                        f"Everything engagebot stores about you: {plural(len(data['replies']), 'reply')}, "
+                        f"{plural(len(data['reactions']), 'reaction')} and your member record.",
                     ).card,
                     Attachment(f"engagebot-mydata-{ctx.platform.value}.json", content, "application/json"),
                 )
@@ -197,9 +198,9 @@ class Commands:
                 )
                 return _card(
                     "You have opted out",
-                    f"Your messages will no longer be captured. Erased {counts.replies} replies and "
-                    f"{counts.reactions} reactions.{later} Use `optin` to take part again; what you wrote before "
-                    "that is never captured.",
+                    f"Your messages will no longer be captured. Erased {plural(counts.replies, 'reply')} and "
+                    f"{plural(counts.reactions, 'reaction')}.{later} Use `optin` to take part again; what you wrote "
+                    "before that is never captured.",
                 )
             case "optin":
                 changed = engagement.opt_in(ctx.member)
@@ -219,7 +220,7 @@ class Commands:
                 week = engagement.week(_one_arg(args, "export"))
                 rows, csv = await engagement.off_loop(lambda reader: _export(reader, week))
                 return CommandReply(
-                    _card(f"Export {week}", f"{len(rows)} rows: replies and reactions of {week}.").card,
+                    _card(f"Export {week}", f"{plural(len(rows), 'row')}: replies and reactions of {week}.").card,
                     Attachment(f"engagebot-{week}.csv", csv.encode(), "text/csv"),
                 )
             case "report":
@@ -241,7 +242,7 @@ class Commands:
                 return self._dashboard_link(ctx)
             case "themes":
                 lines = [
-                    f"• {t.theme}: {t.prompts} prompts, last posted "
+                    f"• {t.theme}: {plural(t.prompts, 'prompt')}, last posted "
                     f"{to_display(t.last_posted) if t.last_posted else 'never'}"
                     for t in engagement.themes_overview()
                 ]

@@ -10,6 +10,7 @@ from bot import export
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.timeutil import IsoWeek, utc_now
+from bot.wording import plural
 from cli import EXIT_OK
 from cli.members import check_member
 from cli.output import check_output, write_output
@@ -41,7 +42,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             rows = engagement.export_rows(first, last, replies_only=args.replies_only)
             if args.anonymous:
                 rows = export.anonymise(rows)
-            what = f"{len(rows)} rows of {first}" + (f"..{last}" if last != first else "")
+            what = f"{plural(len(rows), 'row')} of {first}" + (f"..{last}" if last != first else "")
             text = export.rows_to_csv(rows) if args.format == "csv" else export.rows_to_json(rows)
     finally:
         close_engagement(engagement)

@@ -11,6 +11,7 @@ import sys
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.events import parse_member_id
+from bot.wording import plural
 from cli import EXIT_FAILURE, EXIT_OK
 from storage.setup import close_engagement, member_ids_like, open_engagement
 
@@ -63,8 +64,15 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def what(replies: int, reactions: int, links: int, sessions: int) -> str:
-    """A member's data, counted: "4 replies, 2 reactions, 1 dashboard sign-in links, 1 dashboard sessions"."""
-    return f"{replies} replies, {reactions} reactions, {links} dashboard sign-in links, {sessions} dashboard sessions"
+    """A member's data, counted: "4 replies, 1 reaction, 0 dashboard sign-in links, 0 dashboard sessions"."""
+    return ", ".join(
+        (
+            plural(replies, "reply"),
+            plural(reactions, "reaction"),
+            plural(links, "dashboard sign-in link"),
+            plural(sessions, "dashboard session"),
+        )
+    )
 
 
 def confirm(question: str) -> bool:

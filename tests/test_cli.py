@@ -363,7 +363,7 @@ def test_forget_erases_the_member(db: Path, capsys: pytest.CaptureFixture[str]) 
     code, out, err = run(capsys, "forget", "--member", "slack:U2", "--yes")
     assert code == 0
     assert "Traceback" not in err
-    assert out.startswith("erased slack:U2: 1 replies, 1 reactions")
+    assert out.startswith("erased slack:U2: 1 reply, 1 reaction, 0 dashboard sign-in links, 0 dashboard sessions;")
     code, out, _ = run(capsys, "export", "--week", WEEK, "--format", "json")
     rows = json.loads(out)
     assert "slack:U2" not in {r["member"] for r in rows}

@@ -127,7 +127,7 @@ def test_forget_asks_on_a_terminal(
     code, out, err = run(capsys, "forget", "--member", "slack:U2")
     assert (code, out) == (1, "")
     assert err == (
-        "Erase everything stored about slack:U2 (1 replies, 1 reactions, 0 dashboard sign-in links, 0 dashboard "
+        "Erase everything stored about slack:U2 (1 reply, 1 reaction, 0 dashboard sign-in links, 0 dashboard "
         "sessions) and stop capturing them? This cannot be undone. [y/N] engagebot: nothing erased\n"
     )
     assert (count(db, "replies", "slack:U2"), count(db, "optouts", "slack:U2")) == (1, 0)
@@ -135,8 +135,8 @@ def test_forget_asks_on_a_terminal(
     monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
     code, out, err = run(capsys, "forget", "--member", "slack:U2")
     assert code == 0
-    assert err.startswith("Erase everything stored about slack:U2 (1 replies, 1 reactions, 0 dashboard")
-    assert out.startswith("erased slack:U2: 1 replies, 1 reactions, 0 dashboard sign-in links, 0 dashboard sessions;")
+    assert err.startswith("Erase everything stored about slack:U2 (1 reply, 1 reaction, 0 dashboard")
+    assert out.startswith("erased slack:U2: 1 reply, 1 reaction, 0 dashboard sign-in links, 0 dashboard sessions;")
     assert (count(db, "replies", "slack:U2"), count(db, "optouts", "slack:U2")) == (0, 1)
 
 

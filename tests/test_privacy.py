@@ -150,8 +150,8 @@ async def test_optout_erases_everything_of_the_member_on_both_platforms(members:
     before = c.file_bytes()
     assert all(marker in before for marker in gone_markers[1:])  # the scan finds what is there
 
-    assert "Erased 2 replies and 1 reactions" in await c.slack_command("optout", "USGONE")
-    assert "Erased 1 replies and 1 reactions" in await c.teams_command("optout", "29:1gone", "Teams-Gone-NAME")
+    assert "Erased 2 replies and 1 reaction" in await c.slack_command("optout", "USGONE")
+    assert "Erased 1 reply and 1 reaction" in await c.teams_command("optout", "29:1gone", "Teams-Gone-NAME")
 
     data = c.file_bytes()  # the database is still open: its -wal file is on disk
     for marker in [*gone_markers, gone_a.encode(), gone_b.encode()]:

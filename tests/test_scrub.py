@@ -104,7 +104,7 @@ async def test_forget_says_when_a_reader_keeps_the_text_on_disk_and_the_next_wri
     with Reader(c.path) as reader:
         assert await asyncio.to_thread(forget, c.path, "slack:UGONE", monkeypatch) == 1
         out, err = capsys.readouterr()
-        assert out.startswith("erased slack:UGONE: 1 replies, 0 reactions")
+        assert out.startswith("erased slack:UGONE: 1 reply, 0 reactions")
         [line] = err.splitlines()  # one clear line
         assert line.startswith("engagebot: the erased text is still in the database files")
         assert "next write to the database completes it once that program closes" in line
@@ -151,7 +151,7 @@ async def test_forget_finishes_when_the_reader_closes_within_the_wait(
         reader.close()
         assert await forgetting == 0
     out, err = capsys.readouterr()
-    assert out.startswith("erased teams:29:1gone: 1 replies, 0 reactions")
+    assert out.startswith("erased teams:29:1gone: 1 reply, 0 reactions")
     assert err == ""
     assert b"SCRUB-ME-5519 teams" not in file_bytes(c.path)
     assert other_rows(c.path, "SELECT count(*) FROM pending_scrubs") == [(0,)]
@@ -219,7 +219,7 @@ async def test_an_optout_waiting_on_a_reader_does_not_stall_other_requests(
         reader.close()
         answer = await optout
     assert "You have opted out" in answer
-    assert "Erased 1 replies" in answer
+    assert "Erased 1 reply " in answer
     data = file_bytes(c.path)
     assert f"SCRUB-ME-5519 {platform}".encode() not in data
     assert b"meanwhile on slack" in data

@@ -247,7 +247,7 @@ def test_forget_leaves_no_text_in_the_database_files(
     monkeypatch.setenv("ENGAGEBOT_DB", str(path))
     assert app.main(["forget", "--member", "slack:U1", "--yes"]) == 0
     out = capsys.readouterr().out
-    assert "erased slack:U1: 2 replies, 1 reactions" in out
+    assert "erased slack:U1: 2 replies, 1 reaction" in out
 
     data = file_bytes(path)
     assert SECRET_TEXT.encode() not in data

@@ -42,6 +42,7 @@ from bot.model import PostRecord
 from bot.scheduler import Scheduler
 from bot.summary import render_text
 from bot.timeutil import IsoWeek, utc_now
+from bot.wording import plural
 from storage.repository import Repository
 
 DEMO_ADMIN = "slack:UDEMOADMIN"
@@ -201,8 +202,9 @@ async def run_demo(settings: Settings, db: Path, *, weeks: int, seed: int) -> in
     finally:
         runtime.close()
     print(
-        f"\nSimulated {weeks} weeks: {totals.posts} prompts posted by the scheduler, "
-        f"{totals.slack_events} signed Slack requests and {totals.teams_activities} Teams activities "
+        f"\nSimulated {plural(weeks, 'week')}: {plural(totals.posts, 'prompt')} posted by the scheduler, "
+        f"{plural(totals.slack_events, 'signed Slack request')} and "
+        f"{plural(totals.teams_activities, 'Teams activity')} "
         f"sent through the adapters "
         f"({time.monotonic() - started:.1f} s).\n"
         f"\nLook at the data:\n"
@@ -212,6 +214,7 @@ async def run_demo(settings: Settings, db: Path, *, weeks: int, seed: int) -> in
         f"  .venv/bin/pip install datasette && .venv/bin/datasette {db}\n"
         f"\nBrowse it in the dashboard, on this machine only (prints a sign-in link):\n"
         f"  .venv/bin/engagebot dashboard-local --db {db} --as {DEMO_ADMIN}\n"
-        f"\nThe leadership report of these {weeks} weeks (open it in a browser):\n{report}"
+        f"\nThe leadership report of {'this week' if weeks == 1 else f'these {weeks} weeks'} "
+        f"(open it in a browser):\n{report}"
     )
     return 0

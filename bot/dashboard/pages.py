@@ -15,6 +15,7 @@ from bot.report.charts import shown
 from bot.report.html import header, methods, period_words, tiles
 from bot.report.model import ChannelKey
 from bot.report.sections import PLATFORM_LABELS, charts, concerns, prompts, theme_section
+from bot.wording import plural
 
 PROMPTS = "/dashboard/prompts"
 THEME = "/dashboard/theme"
@@ -46,7 +47,7 @@ def filter_form(action: str, filters: Filters, chrome: Chrome, *, keep: dict[str
     keep = keep or {}
     weeks = sorted({*WEEKS, filters.weeks})
     fields = [
-        _select("weeks", "Weeks", [(str(w), f"{w} weeks" if w != 1 else "1 week") for w in weeks], str(filters.weeks)),
+        _select("weeks", "Weeks", [(str(w), plural(w, "week")) for w in weeks], str(filters.weeks)),
         f'<label>Ending<input name="to" value="{esc(filters.last)}" maxlength="8"></label>',
         _select(
             "platform",
@@ -174,8 +175,8 @@ def phrase_page(view: PhraseView, filters: Filters, chrome: Chrome) -> str:
     body = (
         f"<h1>“{esc(view.phrase)}” in {esc(theme)}</h1>"
         f'<p class="period">{esc(period_words(view.theme.report))}</p>{scope(filters, chrome)}'
-        f"<p>{view.members} members used this phrase in their replies to prompts of this theme. Below are the "
-        "replies that use it by members who agreed to be quoted, without names; other members' replies are not "
+        f"<p>{plural(view.members, 'member')} used this phrase in their replies to prompts of this theme. Below are "
+        "the replies that use it by members who agreed to be quoted, without names; other members' replies are not "
         "shown.</p>"
         f"<section><h2>In members’ words</h2>{quotes}</section>"
         f'<p class="links"><a href="{href(THEME, filters.params())}">Back to {esc(theme)}</a></p>'

@@ -98,8 +98,7 @@ async def test_export_member_and_forget_cover_an_admin_seen_only_in_the_dashboar
     code, out, err = run(capsys, "forget", "--member", TEAMS_MEMBER, "--yes")
     assert code == 0, err  # a member with nothing but sign-ins was seen: they are forgotten, not refused
     assert out.startswith(
-        f"erased {TEAMS_MEMBER}: 0 replies, 0 reactions, 1 dashboard sign-in links, 1 dashboard sessions; "
-        "capture stopped"
+        f"erased {TEAMS_MEMBER}: 0 replies, 0 reactions, 1 dashboard sign-in link, 1 dashboard session; capture stopped"
     )
     assert signed_in(site) == [("link", SLACK_MEMBER), ("session", SLACK_MEMBER)]
     assert await status(site, mine) == 401

@@ -308,7 +308,8 @@ async def test_optout_erases_and_stops_capture(rig: Rig) -> None:
         "type": "header",
         "text": {"type": "plain_text", "text": "You have opted out", "emoji": True},
     }
-    assert "Erased 1 replies and 1 reactions" in ack["text"]
+    # One reply and one reaction read in the singular ("1 reaction." would also match "1 reactions" without the stop).
+    assert "Erased 1 reply and 1 reaction. Use `optin`" in ack["text"]
     assert (rig.count("replies"), rig.count("reactions"), rig.count("members")) == (0, 0, 0)
     assert [r["member_id"] for r in rig.rows("optouts")] == [f"slack:{MEMBER}"]
 

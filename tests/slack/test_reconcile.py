@@ -526,7 +526,7 @@ async def test_engagebot_reconcile_runs_on_demand_with_a_progress_bar(
         assert code == 0, err
         assert "reconcile [" in err
         assert "1/1 posts" in err
-        assert "reconciled 1 posts: 1 replies added" in err
+        assert "reconciled 1 post: 1 reply added" in err
         assert "missed" not in err  # no message text in the output or the log
         assert (await asyncio.to_thread(engagebot_app.main, ["reconcile", "--days", "0"])) == 2  # a usage error
 
