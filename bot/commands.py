@@ -13,6 +13,7 @@ from typing import Any
 from bot.dashboard.signin import SignIn
 from bot.errors import AdapterError, PostInDoubt, UsageError
 from bot.events import Platform, member_id
+from bot.model import ErasureCounts
 from bot.ports import Card, Poster
 from bot.scheduler_time import next_slot
 from bot.service import REPORT_MAX_WEEKS, REPORT_WEEKS, Engagement
@@ -198,9 +199,8 @@ class Commands:
                 )
                 return _card(
                     "You have opted out",
-                    f"Your messages will no longer be captured. Erased {plural(counts.replies, 'reply')} and "
-                    f"{plural(counts.reactions, 'reaction')}.{later} Use `optin` to take part again; what you wrote "
-                    "before that is never captured.",
+                    f"Your messages will no longer be captured. Erased {_erased(counts)}.{later} Use `optin` to take "
+                    "part again; what you wrote before that is never captured.",
                 )
             case "optin":
                 changed = engagement.opt_in(ctx.member)
@@ -314,6 +314,16 @@ def _weeks(arg: str | None) -> int:
     if not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= REPORT_MAX_WEEKS:
         raise UsageError(f"{arg!r} is not a number of weeks from 1 to {REPORT_MAX_WEEKS}")
     return int(arg)
+
+
+def _erased(counts: ErasureCounts) -> str:
+    """What an opt-out erased: replies and reactions always, an admin's dashboard sign-ins when there were any."""
+    parts = [plural(counts.replies, "reply"), plural(counts.reactions, "reaction")]
+    if counts.dashboard_links:
+        parts.append(plural(counts.dashboard_links, "dashboard sign-in link"))
+    if counts.dashboard_sessions:
+        parts.append(plural(counts.dashboard_sessions, "dashboard session"))
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _card(title: str, text: str) -> CommandReply:

@@ -59,7 +59,9 @@ async def test_mydata_lists_an_admins_sign_ins_and_optout_erases_them_ending_the
         assert secret.encode() not in upload.data, secret
 
     assert await status(site, mine) == 200
-    await site.slack_command("optout", SLACK_ADMIN)
+    ack = await site.slack_command("optout", SLACK_ADMIN)
+    # The two links (one used) and the session are counted, as replies and reactions are.
+    assert "Erased 0 replies, 0 reactions, 2 dashboard sign-in links and 1 dashboard session. Use" in ack["text"]
     assert signed_in(site) == [("link", TEAMS_MEMBER), ("session", TEAMS_MEMBER)]
     assert await status(site, mine) == 401  # ended at once
     assert await status(site, theirs) == 200

@@ -310,6 +310,7 @@ async def test_optout_erases_and_stops_capture(rig: Rig) -> None:
     }
     # One reply and one reaction read in the singular ("1 reaction." would also match "1 reactions" without the stop).
     assert "Erased 1 reply and 1 reaction. Use `optin`" in ack["text"]
+    assert "dashboard" not in ack["text"]  # a member, not an admin: no sign-ins to speak of
     assert (rig.count("replies"), rig.count("reactions"), rig.count("members")) == (0, 0, 0)
     assert [r["member_id"] for r in rig.rows("optouts")] == [f"slack:{MEMBER}"]
 
