@@ -7,6 +7,8 @@ configured channel yet (not invited to it, Teams not yet told about it).
 
 Nothing is posted and nothing is captured. An existing database is only read (and brought to the current schema, as
 every command does); a missing one is not created.
+
+One module, one concern: the checks of the setup, run in order, each reporting into the same Report and its verdict.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +30,7 @@ from botframework.connector.auth import AuthenticationConstants
 
 from adapters.slack.poster import build_client
 from adapters.slack.probe import API_ERRORS, TokenRefused, channel_access, error_name, open_socket_url, verify_bot_token
-from bot.config import ChannelConfig, Settings, SlackSettings, TeamsSettings
+from bot.config import Settings, SlackSettings, TeamsSettings
 from bot.errors import StorageError
 from bot.events import Platform
 from bot.prompts import load_library
@@ -281,14 +283,14 @@ def _schedule(settings: Settings, report: Report, now: datetime) -> None:
     prompt_at = _when(next_slot(settings.prompt_cron, now, tz), tz)
     summary_at = _when(next_slot(settings.summary_cron, now, tz), tz)
     if settings.channels:
-        report.ok(f"next prompt: {prompt_at}, to {_count(settings.channels)}")
+        report.ok(f"next prompt: {prompt_at}, to {plural(len(settings.channels), 'channel')}")
     else:
         report.bad(
             f"next prompt: none: no [[channels]] in {settings.config_path}: add the channels prompts go to",
             config=True,
         )
     if settings.summary_channels:
-        report.ok(f"next summary: {summary_at}, to {_count(settings.summary_channels)}")
+        report.ok(f"next summary: {summary_at}, to {plural(len(settings.summary_channels), 'channel')}")
     else:
         report.ok("next summary: none posted (no [[summary_channels]]); admins ask for it with /engage summary")
 
@@ -296,7 +298,3 @@ def _schedule(settings: Settings, report: Report, now: datetime) -> None:
 def _when(moment: datetime, tz: ZoneInfo) -> str:
     local = moment.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y %H:%M} ({tz.key})"
-
-
-def _count(channels: Iterable[ChannelConfig]) -> str:
-    return plural(len(list(channels)), "channel")

@@ -1,4 +1,7 @@
-"""Chat commands (`/engage …` on Slack, a message to the bot on Teams): parsing, permissions, replies."""
+"""Chat commands (`/engage …` on Slack, a message to the bot on Teams): parsing, permissions, replies.
+
+One module because it is the chat's one front door: every command's usage, permission check and reply wording is
+here, side by side; the work behind each command is Engagement's."""
 
 from __future__ import annotations
 

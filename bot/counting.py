@@ -1,5 +1,5 @@
 """Counting activity: the one implementation of the figures that the weekly summary, the channel card and the
-leadership report print.
+leadership report print. It is one module so that those three cannot count differently.
 
 Storage supplies rows; ``Activity.of`` reads them once into their distinct facts (how many replies and reactions
 of each name each post has, and who replied and who reacted on each post), and ``tally`` counts a span's figures

@@ -1,4 +1,7 @@
-"""The schema as append-only migrations. Never edit a migration that has shipped: add a new one."""
+"""The schema as append-only migrations. Never edit a migration that has shipped: add a new one.
+
+It grows with every migration and stays one module on purpose: read top to bottom, it is the schema's history, in the
+order every database applies it."""
 
 from __future__ import annotations
 
