@@ -1,6 +1,6 @@
 """Report benchmark: the leadership report of 8 weeks of the synthetic 2-year history, end to end and in parts.
 
-The history is the summary benchmark's (``bench.summary``: built once, cached), whose replies carry text as
+The history is the benchmarks' (``bench.history``: built once, cached), whose replies carry text as
 members write it. End to end: `engagebot report` as a subprocess (the installed console script, clean
 environment), wall time and peak RSS of that process. In-process: where the time goes (reading, the text
 analysis, the disclosure rules, the HTML).
@@ -22,7 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.common import bench_dir, clean_env, engagebot_command, machine, median, ms, print_table, verdict
-from bench.summary import FIRST_MONDAY, FULL, QUICK, TIMEZONE, Params, ensure_history
+from bench.history import FIRST_MONDAY, FULL, QUICK, TIMEZONE, Params, ensure_history
 from bot.config import DEFAULT_PROMPT_LIBRARY
 from bot.prompts import load_library
 from bot.report import ReportOptions, build_report, document, make_report
