@@ -11,7 +11,7 @@ from bot.dashboard.html import HOME, NavLink, document, esc, hidden, href, navig
 from bot.dashboard.views import MEASURES, PhraseView, PromptsView, ThemeView
 from bot.events import Platform
 from bot.report import Report
-from bot.report.charts import shown
+from bot.report.charts import counted, shown
 from bot.report.html import header, methods, period_words, tiles
 from bot.report.model import ChannelKey
 from bot.report.sections import PLATFORM_LABELS, charts, concerns, prompts, theme_section
@@ -175,9 +175,9 @@ def phrase_page(view: PhraseView, filters: Filters, chrome: Chrome) -> str:
     body = (
         f"<h1>“{esc(view.phrase)}” in {esc(theme)}</h1>"
         f'<p class="period">{esc(period_words(view.theme.report))}</p>{scope(filters, chrome)}'
-        f"<p>{plural(view.members, 'member')} used this phrase in their replies to prompts of this theme. Below are "
-        "the replies that use it by members who agreed to be quoted, without names; other members' replies are not "
-        "shown.</p>"
+        f"<p>{esc(counted(view.members, 'member'))} used this phrase in their replies to prompts of this theme. "
+        "Below are the replies that use it by members who agreed to be quoted, without names; other members' "
+        "replies are not shown.</p>"
         f"<section><h2>In members’ words</h2>{quotes}</section>"
         f'<p class="links"><a href="{href(THEME, filters.params())}">Back to {esc(theme)}</a></p>'
     )

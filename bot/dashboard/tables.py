@@ -16,6 +16,7 @@ from bot.events import Platform
 from bot.export import csv_safe
 from bot.report import Report
 from bot.report.sections import PLATFORM_LABELS, landed
+from bot.wording import plural
 
 Cell = int | float | str | None
 
@@ -95,7 +96,9 @@ def theme_table(view: ThemeView, filters: Filters) -> Table:
     f, theme = report.figures, insight.theme
     rows: list[tuple[Cell, ...]] = [("members_who_replied", "", "", f.show("theme", theme, "members"))]
     if insight.withheld:
-        rows.append(("text_withheld", "", f"fewer than {report.options.report_min_members} members replied", None))
+        rows.append(
+            ("text_withheld", "", f"fewer than {plural(report.options.report_min_members, 'member')} replied", None)
+        )
     else:
         rows.append(("endorsements", "", "", f.show("theme", theme, "endorsements")))
         rows += [("phrase", "", p.text, p.members) for p in insight.phrases]

@@ -2,6 +2,7 @@
 
 A withheld figure is never drawn as a short bar: its place reads "fewer than k" (or "withheld") instead. Colours
 are set by CSS classes (``report.css``), so print and screen styles stay in one place. No script, no external reference.
+Each chart's ``unit`` is the noun for one ("reply"): every figure written with it agrees ("W46: 1 reply").
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from html import escape
 
 from bot.disclosure import Number
+from bot.wording import plural
 
 Value = Number | str  # a string: the figure is withheld, and this is what its place reads ("fewer than 3")
 
@@ -29,6 +31,13 @@ def fmt(value: Number) -> str:
 
 def shown(value: Value) -> str:
     return value if isinstance(value, str) else fmt(value)
+
+
+def counted(value: Value, singular: str, plural_form: str | None = None) -> str:
+    """A figure as the report prints it and the noun that agrees with it: "1 reply", "1,234 replies"; a withheld
+    figure keeps the plural: "fewer than 3 replies"."""
+    number = None if isinstance(value, str) else value
+    return plural(number, singular, plural_form, shown=shown(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +110,7 @@ def stacked_columns(
         body.append(_text(cx, height - bottom + 17, label, "tick"))
         if isinstance(total, str):
             body.append(_text(cx, top + plot_h - 6, total, "withheld"))
-            desc.append(f"{label}: {total} {unit}")
+            desc.append(f"{label}: {counted(total, unit)}")
             continue
         numbers = [p for p in parts if not isinstance(p, str)]
         if len(numbers) == len(parts):
@@ -117,10 +126,10 @@ def stacked_columns(
         else:
             grey = True
             h = plot_h * float(total) / top_value
-            body.append(_rect(x, top + plot_h - h, bar_w, h, "s-total", f"{label}: {fmt(total)} {unit}"))
+            body.append(_rect(x, top + plot_h - h, bar_w, h, "s-total", f"{label}: {counted(total, unit)}"))
             split = "split withheld: " + ", ".join(f"{shown(p)} {s.name}" for s, p in zip(series, parts, strict=True))
         body.append(_text(cx, top + plot_h - plot_h * float(total) / top_value - 5, fmt(total), "total"))
-        desc.append(f"{label}: {fmt(total)} {unit} ({split})")
+        desc.append(f"{label}: {counted(total, unit)} ({split})")
     legend_x = float(left)
     keys = [(s.name, s.css) for s in series] + ([("split withheld", "s-total")] if grey else [])
     for name, css in keys:
@@ -145,9 +154,9 @@ def horizontal_bars(chart_id: str, title: str, rows: Sequence[tuple[str, Value]]
         else:
             w = bar_room * float(value) / top_value
             if w > 0:
-                body.append(_rect(label_w, y + 4, w, row_h - 8, "s-bar", f"{label}: {fmt(value)} {unit}"))
+                body.append(_rect(label_w, y + 4, w, row_h - 8, "s-bar", f"{label}: {counted(value, unit)}"))
             body.append(_text(label_w + w + 6, y + 17, fmt(value), "value", "start"))
-        desc.append(f"{label}: {shown(value)} {unit}")
+        desc.append(f"{label}: {counted(value, unit)}")
     return _svg(chart_id, title, "; ".join(desc), width, height, body)
 
 
@@ -175,7 +184,7 @@ def heatmap(
         cells = []
         for j, value in enumerate(values[i]):
             x = label_w + cell_w * j
-            tip = f"{row}, {columns[j]}: {shown(value)} {unit}"
+            tip = f"{row}, {columns[j]}: {counted(value, unit)}"
             if isinstance(value, str):
                 body.append(_rect(x + 1, y + 1, cell_w - 2, cell_h - 2, "heat-withheld", tip))
                 body.append(_text(x + cell_w / 2, y + cell_h / 2 + 3, value, "withheld small"))

@@ -17,6 +17,7 @@ from bot.events import Platform
 from bot.report.build import Report
 from bot.report.charts import fmt
 from bot.report.sections import charts, concerns, prompts, themes
+from bot.wording import plural
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 PLATFORM_NAMES = {Platform.SLACK: "Slack", Platform.TEAMS: "Microsoft Teams"}
@@ -47,22 +48,21 @@ def period_words(report: Report) -> str:
     last_day = (d.end - timedelta(days=1)).date()
     span = f"{d.start.day} {d.start:%b %Y}" if d.start.year != last_day.year else f"{d.start.day} {d.start:%b}"
     weeks = len(d.weeks)
-    return (
-        f"{span} – {last_day.day} {last_day:%b %Y} · {weeks} week{'s' if weeks != 1 else ''} "
-        f"({d.first} to {d.last}), {d.timezone}"
-    )
+    return f"{span} – {last_day.day} {last_day:%b %Y} · {plural(weeks, 'week')} ({d.first} to {d.last}), {d.timezone}"
 
 
 def header(report: Report, generated_at: datetime | None = None) -> str:
     d, o = report.data, report.options
     platforms = " and ".join(PLATFORM_NAMES[p] for p in d.platforms) or "none yet"
     threshold = (
-        "off: exact figures (internal use only)" if o.exact else f"no figure about fewer than {o.min_group_size} people"
+        "off: exact figures (internal use only)"
+        if o.exact
+        else f"no figure about fewer than {plural(o.min_group_size, 'person', 'people')}"
     )
     items = [
         f"<li><b>Platforms</b> {esc(platforms)}</li>",
         f"<li><b>Anonymity threshold</b> {esc(threshold)}</li>",
-        f"<li><b>Theme text</b> from at least {o.report_min_members} members</li>",
+        f"<li><b>Theme text</b> from at least {plural(o.report_min_members, 'member')}</li>",
     ]
     if generated_at is not None:
         stamp = generated_at.astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
@@ -83,7 +83,7 @@ def header(report: Report, generated_at: datetime | None = None) -> str:
 
 def _change(report: Report, name: str, *, unit: str = "") -> str:
     weeks = len(report.data.weeks)
-    against = f"on the previous {weeks} week{'s' if weeks != 1 else ''}"
+    against = f"on the previous {plural(weeks, 'week')}"
     previous = report.data.previous
     if not (previous.totals.participants or previous.totals.posts):
         return "no earlier activity to compare"
@@ -158,24 +158,28 @@ def methods(report: Report) -> str:
         "<b>Who is missing.</b> Members who opted out or asked for their data to be erased are not in this report. "
         "Only people who chose to reply are heard: treat the views as signals, not a survey.",
     ]
+    k = o.min_group_size
     if o.exact:
         items.append("<b>Anonymity.</b> Exact figures: small-group suppression was switched off for this copy.")
+    elif k <= 1:
+        items.append("<b>Anonymity.</b> The threshold is 1 person: no figure is withheld for the size of its group.")
     else:
+        about = "1 person" if k == 2 else f"1 to {k - 1} people"
         items.append(
-            f"<b>Anonymity.</b> No figure describes fewer than {o.min_group_size} people. A figure about 1 to "
-            f"{o.min_group_size - 1} people reads “fewer than {o.min_group_size}”; where it could still be worked "
-            "out by adding or subtracting other figures (totals, platforms, themes, weeks, the change on the previous "
-            "period), the fewest and smallest figures that prevent it are hidden too and read “withheld”. "
-            f"In this report: {small} figure{'s' if small != 1 else ''} “fewer than {o.min_group_size}”, "
-            f"{guarded} “withheld”."
+            f"<b>Anonymity.</b> No figure describes fewer than {k} people. A figure about {about} reads “fewer than "
+            f"{k}”; where it could still be worked out by adding or subtracting other figures (totals, platforms, "
+            "themes, weeks, the change on the previous period), the fewest and smallest figures that prevent it are "
+            f"hidden too and read “withheld”. In this report: {plural(small, 'figure')} “fewer than {k}”, {guarded} "
+            "“withheld”."
         )
     text = (
-        f"<b>What members said.</b> A theme is summarised only when at least {o.report_min_members} members "
-        f"replied in it. Shared phrases are 1–3 word phrases used by at least {report.phrase_members} different "
-        "members, ranked by how particular they are to the theme. Barrier / what works / ask counts come from "
-        "editable word lists, not sentiment scoring; a reply can count under more than one. Replies that only "
-        "agree (“+1”, “same here”) count as endorsements of the reply they follow. Quotes are from members who "
-        "agreed to be quoted, without names; mentions of colleagues are removed."
+        "<b>What members said.</b> A theme is summarised only when at least "
+        f"{plural(o.report_min_members, 'member')} replied in it. Shared phrases are 1–3 word phrases used by at "
+        f"least {plural(report.phrase_members, 'different member')}, ranked by how particular they are to the "
+        "theme. Barrier / what works / ask counts come from editable word lists, not sentiment scoring; a reply can "
+        "count under more than one. Replies that only agree (“+1”, “same here”) count as endorsements of the reply "
+        "they follow. Quotes are from members who agreed to be quoted, without names; mentions of colleagues are "
+        "removed."
     )
     if withheld_themes:
         text += " Withheld for too few members this period: " + esc(", ".join(withheld_themes)) + "."

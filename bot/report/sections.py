@@ -7,10 +7,11 @@ from html import escape
 
 from bot.events import Platform
 from bot.report.build import Report
-from bot.report.charts import Series, Value, fmt, heatmap, horizontal_bars, shown, stacked_columns
+from bot.report.charts import Series, Value, counted, fmt, heatmap, horizontal_bars, shown, stacked_columns
 from bot.report.insight import ThemeInsight
 from bot.report.model import ChannelKey
 from bot.summary import PostFigures
+from bot.wording import agreeing, noun, plural
 
 PLATFORM_LABELS = {Platform.SLACK: "Slack", Platform.TEAMS: "Teams"}
 
@@ -34,7 +35,7 @@ def participants_chart(report: Report) -> str:
             Series("returning", "s-returning", [f.show("week", i, "returning") for i in weeks]),
         ],
         [f.show("week", i, "participants") for i in weeks],
-        unit="participants",
+        unit="participant",
     )
 
 
@@ -50,7 +51,7 @@ def replies_chart(report: Report) -> str:
             for p in platforms
         ],
         [f.show("week", i, "replies") for i in weeks],
-        unit="replies",
+        unit="reply",
     )
 
 
@@ -58,14 +59,14 @@ def heatmap_chart(report: Report) -> str:
     f, weeks = report.figures, range(len(report.data.weeks))
     themes = list(report.data.themes)
     values: list[list[Value]] = [[f.show("week", i, "replies", "theme", t) for i in weeks] for t in themes]
-    return heatmap("chart-heatmap", "Replies per theme and week", themes, week_labels(report), values, unit="replies")
+    return heatmap("chart-heatmap", "Replies per theme and week", themes, week_labels(report), values, unit="reply")
 
 
 def themes_chart(report: Report) -> str:
     f = report.figures
     rows = [(t, f.show("period", "replies", "theme", t)) for t in report.data.themes]
     rows.sort(key=lambda tv: (published_order(tv[1]), tv[0]))
-    return horizontal_bars("chart-themes", "Replies by theme over the period", rows, unit="replies")
+    return horizontal_bars("chart-themes", "Replies by theme over the period", rows, unit="reply")
 
 
 def _figure(chart: str, caption: str, note: str, wide: bool = False) -> str:
@@ -143,7 +144,7 @@ def prompts(report: Report) -> str:
             "</section>"
         )
     rest = len(ranked) - len(listed)
-    more = f'<p class="more">{rest} more prompt{"s" if rest != 1 else ""} had replies or reactions.</p>' if rest else ""
+    more = f'<p class="more">{plural(rest, "more prompt")} had replies or reactions.</p>' if rest else ""
     head = "".join(f'<th class="num">{esc(m)}</th>' for m in _MEASURES)
     return (
         "<section><h2>Prompts that landed</h2>"
@@ -181,20 +182,21 @@ def theme_section(report: Report, insight: ThemeInsight, phrase_link: Callable[[
     """One theme: who replied, shared phrases, barrier/works/ask counts, endorsements and quotes (or withheld).
     ``phrase_link`` (the dashboard's): the escaped address each phrase links to (the replies that use it)."""
     f, o = report.figures, report.options
-    members = shown(f.show("theme", insight.theme, "members"))
+    members = f.show("theme", insight.theme, "members")
     title = f"<h3>{esc(insight.theme)}</h3>"
     if insight.withheld:
         reason = (
             "No member replied in this theme during the period."
             if insight.members == 0
-            else f"What members said is withheld: {members} members replied, and a theme needs at least "
+            else f"What members said is withheld: {counted(members, 'member')} replied, and a theme needs at least "
             f"{o.report_min_members}."
         )
         return f'<article class="theme">{title}<p class="withheld-line">{esc(reason)}</p></article>'
-    who = f"{members} members replied"
+    who = f"{counted(members, 'member')} replied"
     endorsed = f.show("theme", insight.theme, "endorsements")
     if isinstance(endorsed, str) or endorsed:
-        who += f" · {shown(endorsed)} “+1” endorsements folded into the replies they back"
+        backs = "the reply it backs" if endorsed == 1 else "the replies they back"
+        who += f" · {counted(endorsed, '“+1” endorsement')} folded into {backs}"
     phrases = (
         '<ul class="phrases">'
         + "".join(f"<li>{_phrase(p.text, phrase_link)} <span>{fmt(p.members)}</span></li>" for p in insight.phrases)
@@ -202,10 +204,7 @@ def theme_section(report: Report, insight: ThemeInsight, phrase_link: Callable[[
         if insight.phrases
         else f'<p class="quiet">No phrase was shared by {report.phrase_members} or more members.</p>'
     )
-    marks = "".join(
-        f"<li>{_count(f.show('theme', insight.theme, 'marker', m.name))}replies {esc(m.label)}</li>"
-        for m in insight.markers
-    )
+    marks = "".join(_marker(f.show("theme", insight.theme, "marker", m.name), m.label) for m in insight.markers)
     quotes = "".join(_quote(report, q.text, q.reply_id) for q in insight.quotes) or (
         '<p class="quiet">No member who agreed to be quoted replied in this theme.</p>'
     )
@@ -221,17 +220,19 @@ def _phrase(text: str, link: Callable[[str], str] | None) -> str:
     return esc(text) if link is None else f'<a href="{link(text)}">{esc(text)}</a>'
 
 
-def _count(value: Value) -> str:
-    if isinstance(value, str):
-        return f'<b class="small-figure">{esc(value)}</b>'
-    return f"<b>{fmt(value)}</b>"
+def _marker(value: Value, label: str) -> str:
+    """A marker's line: "<b>12</b>replies raise a barrier", "<b>1</b>reply raises a barrier" (a label reads after
+    several replies), "<b>fewer than 3</b>replies raise a barrier"."""
+    number = None if isinstance(value, str) else value
+    figure = f'<b class="small-figure">{esc(value)}</b>' if number is None else f"<b>{fmt(number)}</b>"
+    return f"<li>{figure}{noun(number, 'reply')} {esc(agreeing(number, label))}</li>"
 
 
 def _quote(report: Report, text: str, reply_id: int) -> str:
     backed = report.figures.show("quote", reply_id, "endorsers")
     note = ""
     if not isinstance(backed, str) and backed:
-        note = f'<span class="backed">backed by {fmt(backed)} other member{"s" if backed != 1 else ""}</span>'
+        note = f'<span class="backed">backed by {counted(backed, "other member")}</span>'
     return f"<blockquote>“{esc(text)}”{note}</blockquote>"
 
 
@@ -249,7 +250,9 @@ def concerns(report: Report) -> str:
     if not found:
         return ""
     items = "".join(
-        f"<li><b>{esc(c.text)}</b>: " + esc("; ".join(f"{theme} ({fmt(n)} members)" for theme, n in c.themes)) + "</li>"
+        f"<li><b>{esc(c.text)}</b>: "
+        + esc("; ".join(f"{theme} ({counted(n, 'member')})" for theme, n in c.themes))
+        + "</li>"
         for c in found
     )
     return (
