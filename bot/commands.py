@@ -169,11 +169,11 @@ class Commands:
             case "mydata":
                 data = engagement.member_data(ctx.member)
                 content = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+                held = _held(*(len(data[k]) for k in ("replies", "reactions", "dashboard_links", "dashboard_sessions")))
                 return CommandReply(
                     _card(
                         "Your data",
-                        f"Everything engagebot stores about you: {plural(len(data['replies']), 'reply')}, "
-                        f"{plural(len(data['reactions']), 'reaction')} and your member record.",
+                        f"Everything engagebot stores about you: {', '.join(held)} and your member record.",
                     ).card,
                     Attachment(f"engagebot-mydata-{ctx.platform.value}.json", content, "application/json"),
                 )
@@ -319,13 +319,20 @@ def _weeks(arg: str | None) -> int:
     return int(arg)
 
 
+def _held(replies: int, reactions: int, links: int, sessions: int) -> list[str]:
+    """A member's data counted (what mydata sends, what an opt-out erased): replies and reactions always, an admin's
+    dashboard sign-in links and sessions when there are any."""
+    parts = [plural(replies, "reply"), plural(reactions, "reaction")]
+    if links:
+        parts.append(plural(links, "dashboard sign-in link"))
+    if sessions:
+        parts.append(plural(sessions, "dashboard session"))
+    return parts
+
+
 def _erased(counts: ErasureCounts) -> str:
-    """What an opt-out erased: replies and reactions always, an admin's dashboard sign-ins when there were any."""
-    parts = [plural(counts.replies, "reply"), plural(counts.reactions, "reaction")]
-    if counts.dashboard_links:
-        parts.append(plural(counts.dashboard_links, "dashboard sign-in link"))
-    if counts.dashboard_sessions:
-        parts.append(plural(counts.dashboard_sessions, "dashboard session"))
+    """What an opt-out erased: "1 reply, 0 reactions and 2 dashboard sign-in links"."""
+    parts = _held(counts.replies, counts.reactions, counts.dashboard_links, counts.dashboard_sessions)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 

@@ -57,6 +57,12 @@ async def test_mydata_lists_an_admins_sign_ins_and_optout_erases_them_ending_the
     assert session["id"] == site.rows(f"SELECT id FROM dashboard_sessions WHERE member_id = '{SLACK_MEMBER}'")[0][0]
     for secret in [*my_hashes, *their_hashes, mine, theirs, TEAMS_ADMIN]:  # no secret, nobody else
         assert secret.encode() not in upload.data, secret
+    # The reply counts what the file holds, the sign-in links and session too (as optout's reply does).
+    assert upload.initial_comment is not None
+    assert (
+        "Everything engagebot stores about you: 0 replies, 0 reactions, 2 dashboard sign-in links, "
+        "1 dashboard session and your member record."
+    ) in upload.initial_comment
 
     assert await status(site, mine) == 200
     ack = await site.slack_command("optout", SLACK_ADMIN)

@@ -230,10 +230,15 @@ async def test_mydata_sends_members_their_own_data_privately(rig: Rig) -> None:
     )
     ack = await rig.command("mydata", user=MEMBER)
     assert ack["text"] == "Working on `mydata`…"
-    _, raw = sent_privately(rig, MEMBER)
+    upload, raw = sent_privately(rig, MEMBER)
     data = json.loads(raw)
     assert data["member_id"] == f"slack:{MEMBER}"
     assert [r["text"] for r in data["replies"]] == ["mine"]
+    # A member has no dashboard sign-ins: the reply does not mention them.
+    assert upload.initial_comment is not None
+    assert (
+        "Everything engagebot stores about you: 1 reply, 0 reactions and your member record." in upload.initial_comment
+    )
     assert b"UOTHER" not in raw
     assert b"theirs" not in raw
 
