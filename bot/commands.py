@@ -21,7 +21,7 @@ from bot.ports import Card, Poster
 from bot.scheduler_time import next_slot
 from bot.service import REPORT_MAX_WEEKS, REPORT_WEEKS, Engagement
 from bot.timeutil import IsoWeek, to_display, utc_now
-from bot.wording import plural
+from bot.wording import data_held, held_in, plural
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class Commands:
             case "mydata":
                 data = engagement.member_data(ctx.member)
                 content = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
-                held = _held(*(len(data[k]) for k in ("replies", "reactions", "dashboard_links", "dashboard_sessions")))
+                held = held_in(data)
                 return CommandReply(
                     _card(
                         "Your data",
@@ -319,20 +319,9 @@ def _weeks(arg: str | None) -> int:
     return int(arg)
 
 
-def _held(replies: int, reactions: int, links: int, sessions: int) -> list[str]:
-    """A member's data counted (what mydata sends, what an opt-out erased): replies and reactions always, an admin's
-    dashboard sign-in links and sessions when there are any."""
-    parts = [plural(replies, "reply"), plural(reactions, "reaction")]
-    if links:
-        parts.append(plural(links, "dashboard sign-in link"))
-    if sessions:
-        parts.append(plural(sessions, "dashboard session"))
-    return parts
-
-
 def _erased(counts: ErasureCounts) -> str:
     """What an opt-out erased: "1 reply, 0 reactions and 2 dashboard sign-in links"."""
-    parts = _held(counts.replies, counts.reactions, counts.dashboard_links, counts.dashboard_sessions)
+    parts = data_held(counts.replies, counts.reactions, counts.dashboard_links, counts.dashboard_sessions)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sized
+
+# What a member's data holds, counted in the messages about it (mydata, optout, engagebot forget): the keys of
+# ``member_data``'s dict, in the order they are told.
+HELD_KEYS = ("replies", "reactions", "dashboard_links", "dashboard_sessions")
+
 _VOWELS = ("", "a", "e", "i", "o", "u")
 _SIBILANTS = ("s", "x", "z", "ch", "sh")
 # Verbs that do not take the regular -s with one subject ("1 reply is", "1 reply should"); the rest do.
@@ -45,3 +51,20 @@ def agreeing(n: float | None, verb_phrase: str) -> str:
     if verb not in _MODALS:
         verb = _SINGULAR_VERBS.get(verb) or _regular_s(verb)
     return verb + space + rest
+
+
+def data_held(replies: int, reactions: int, links: int, sessions: int, *, every_kind: bool = False) -> list[str]:
+    """A member's data counted, a phrase per kind: replies and reactions always, an admin's dashboard sign-in links
+    and sessions when there are any (or always, with ``every_kind``)."""
+    parts = [plural(replies, "reply"), plural(reactions, "reaction")]
+    if links or every_kind:
+        parts.append(plural(links, "dashboard sign-in link"))
+    if sessions or every_kind:
+        parts.append(plural(sessions, "dashboard session"))
+    return parts
+
+
+def held_in(data: Mapping[str, Sized], *, every_kind: bool = False) -> list[str]:
+    """:func:`data_held` of a member's data as ``member_data`` gives it (a list per kind)."""
+    replies, reactions, links, sessions = (len(data[key]) for key in HELD_KEYS)
+    return data_held(replies, reactions, links, sessions, every_kind=every_kind)

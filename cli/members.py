@@ -11,7 +11,7 @@ import sys
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.events import parse_member_id
-from bot.wording import plural
+from bot.wording import data_held, held_in
 from cli import EXIT_FAILURE, EXIT_OK
 from storage.setup import close_engagement, member_ids_like, open_engagement
 
@@ -37,7 +37,7 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
             raise UsageError(f"{member} was never seen: nothing is stored about them{hint}")
         if not args.yes:
             data = engagement.member_data(member)
-            held = what(*(len(data[key]) for key in ("replies", "reactions", "dashboard_links", "dashboard_sessions")))
+            held = ", ".join(held_in(data, every_kind=True))
             question = (
                 f"Erase everything stored about {member} ({held}) and stop capturing them? This cannot be undone."
             )
@@ -47,7 +47,9 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
         counts = engagement.opt_out(member, requested_by="cli", reason="forget", scrub_wait=FORGET_WAIT_SECONDS)
     finally:
         close_engagement(engagement)
-    erased = what(counts.replies, counts.reactions, counts.dashboard_links, counts.dashboard_sessions)
+    erased = ", ".join(
+        data_held(counts.replies, counts.reactions, counts.dashboard_links, counts.dashboard_sessions, every_kind=True)
+    )
     print(
         f"erased {member}: {erased}; capture stopped "
         "(the member can resume with optin; nothing from before that is ever stored again)"
@@ -61,18 +63,6 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
         )
         return EXIT_FAILURE
     return EXIT_OK
-
-
-def what(replies: int, reactions: int, links: int, sessions: int) -> str:
-    """A member's data, counted: "4 replies, 1 reaction, 0 dashboard sign-in links, 0 dashboard sessions"."""
-    return ", ".join(
-        (
-            plural(replies, "reply"),
-            plural(reactions, "reaction"),
-            plural(links, "dashboard sign-in link"),
-            plural(sessions, "dashboard session"),
-        )
-    )
 
 
 def confirm(question: str) -> bool:
