@@ -101,7 +101,7 @@ class TeamsAdapter:
         self.poster = TeamsPoster(self.cloud, self.references, app_id=settings.app_id, bot_app_id=self.bot_app_id)
         self.light = LightCapture(
             capture=capture,
-            urls=self.urls,
+            check_service_url=self._service_url_refused,
             references=self.references,
             check_token=self._refused,
             auth_enabled=settings.auth_enabled,
@@ -134,9 +134,9 @@ class TeamsAdapter:
             activity = parse_activity(body)
         except BadActivity as err:
             return _error(HTTPStatus.BAD_REQUEST, str(err))
-        if not self.urls.connector_allowed(str(activity.service_url)):
-            logger.info("teams request refused status=403 reason=service_url type=%s", activity.type)
-            return _error(HTTPStatus.FORBIDDEN, "serviceUrl is not a Bot Framework connector")
+        refused = self._service_url_refused(str(activity.service_url), str(activity.type))
+        if refused is not None:
+            return refused
         authenticated, refused = await self._token(activity, header)
         if refused is not None:
             return refused
@@ -153,6 +153,14 @@ class TeamsAdapter:
                 body = serializer_helper(body)  # an msrest model
             return web.json_response(body, status=invoke.status)
         return web.Response(status=201)  # what CloudAdapter.process answers
+
+    def _service_url_refused(self, service_url: str, kind: str) -> web.Response | None:
+        """403 (logged) when ``service_url`` is not a Bot Framework connector's (:mod:`adapters.teams.service_urls`),
+        else None: the one check of both paths, full and light."""
+        if self.urls.connector_allowed(service_url):
+            return None
+        logger.info("teams request refused status=403 reason=service_url type=%s", kind)
+        return _error(HTTPStatus.FORBIDDEN, "serviceUrl is not a Bot Framework connector")
 
     async def _token(self, activity: Activity, header: str) -> tuple[Any, web.Response | None]:
         """The Bot Framework token check (botbuilder reads only the header and the activity's type, channel and

@@ -33,7 +33,6 @@ from adapters.teams.mapping import (
     team_channel_id,
 )
 from adapters.teams.references import ConversationReferences
-from adapters.teams.service_urls import ServiceUrls
 from adapters.teams.text import mentions_bot
 from adapters.teams.view import ActivityView, activity_view
 from bot.capture import Capture
@@ -46,6 +45,7 @@ logger = logging.getLogger(__package__)
 __all__ = ["LightCapture"]
 
 Check = Callable[[Activity, str], Awaitable[web.Response | None]]  # the token check: None when it passes
+UrlCheck = Callable[[str, str], web.Response | None]  # the serviceUrl check (url, activity type): None when it passes
 
 
 class LightCapture:
@@ -55,7 +55,7 @@ class LightCapture:
         self,
         *,
         capture: Capture,
-        urls: ServiceUrls,
+        check_service_url: UrlCheck,
         references: ConversationReferences,
         check_token: Check,
         auth_enabled: bool,
@@ -63,7 +63,7 @@ class LightCapture:
     ) -> None:
         self.log = log
         self.capture = capture
-        self.urls = urls
+        self.check_service_url = check_service_url
         self.references = references
         self.check_token = check_token
         self.auth_enabled = auth_enabled
@@ -72,9 +72,9 @@ class LightCapture:
         view = activity_view(body)
         if view is None or view.channel_id != "msteams":
             return None
-        if not self.urls.connector_allowed(view.service_url):
-            logger.info("teams request refused status=403 reason=service_url type=%s", view.type)
-            return web.json_response({"error": "serviceUrl is not a Bot Framework connector"}, status=403)
+        refused = self.check_service_url(view.service_url, view.type)
+        if refused is not None:
+            return refused
         channel = team_channel_id(view)
         if channel is None or not self.references.known(channel, view.service_url):
             return None
