@@ -126,7 +126,7 @@ class TeamsAdapter:
         except MalformedJSON as err:
             return _error(HTTPStatus.BAD_REQUEST, str(err))
         header = request.headers.get("Authorization", "")
-        if isinstance(body, dict) and body.get("type") in CAPTURED_TYPES:
+        if isinstance(body, dict) and isinstance(kind := body.get("type"), str) and kind in CAPTURED_TYPES:
             answered = await self.light.handle(body, header)  # replies and reactions: no msrest, no turn
             if answered is not None:
                 return answered

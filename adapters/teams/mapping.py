@@ -11,6 +11,7 @@ from typing import Any
 
 from azure.core.exceptions import DeserializationError
 from botbuilder.schema import Activity
+from botbuilder.schema.teams import TeamsChannelData
 
 from adapters.teams.keys import hashed
 from adapters.teams.text import message_text
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 CAPTURED_TYPES = frozenset({"message", "messageReaction", "messageUpdate", "messageDelete"})
+# Types whose botbuilder Teams handler deserializes channelData as Teams channel data: another shape raises there.
+CHANNEL_DATA_READERS = frozenset({"messageUpdate", "messageDelete"})
 MESSAGE_ID_SKEW = timedelta(minutes=5)
 
 
@@ -265,6 +268,8 @@ def parse_activity(body: Any) -> Activity:
             raise BadActivity("fileConsent/invoke needs value.action")
     try:
         activity = Activity().deserialize(body)
+        if body["type"] in CHANNEL_DATA_READERS and body.get("channelData") is not None:
+            TeamsChannelData().deserialize(body["channelData"])  # as botbuilder's Teams handler will
     except (DeserializationError, ValueError, TypeError, AttributeError, KeyError) as err:
         raise BadActivity(f"activity does not match the Bot Framework schema ({type(err).__name__})") from None
     if body["type"] in CAPTURED_TYPES and occurred_at(activity) is None and body.get("timestamp") is not None:

@@ -19,6 +19,11 @@ _STRINGS = ("id", "replyToId", "text", "timestamp", "channelId")
 # Keys that change what botbuilder does with an activity (replies expected back, a channel chosen on install, …):
 # an activity carrying one takes the full path.
 _UNUSUAL = frozenset({"deliveryMode", "membersAdded", "membersRemoved", "value", "name", "expiration", "callerId"})
+# The keys of Teams channel data that its schema reads as objects (botbuilder's Teams handlers deserialize it):
+# channel data holding anything else there takes the full path, which refuses it. Channel data with ``settings`` or
+# ``onBehalfOf`` is not what a channel reply or reaction carries: the full path too.
+_CHANNEL_DATA_OBJECTS = ("channel", "team", "notification", "tenant", "meeting")
+_CHANNEL_DATA_UNUSUAL = frozenset({"settings", "onBehalfOf"})
 
 
 @dataclass(slots=True)
@@ -89,7 +94,11 @@ def activity_view(body: dict[str, Any]) -> ActivityView | None:
     data = body.get("channelData")
     if not isinstance(conversation, dict) or not isinstance(sender, dict) or not isinstance(recipient, dict):
         return None
-    if data is not None and (not isinstance(data, dict) or "settings" in data):
+    if data is not None and (
+        not isinstance(data, dict)
+        or not _CHANNEL_DATA_UNUSUAL.isdisjoint(data)
+        or any(not isinstance(data.get(key), dict | None) for key in _CHANNEL_DATA_OBJECTS)
+    ):
         return None
     try:
         entities, attachments = _list(body, "entities"), _list(body, "attachments")

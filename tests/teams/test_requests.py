@@ -63,6 +63,8 @@ async def test_malformed_requests_get_4xx_never_5xx(harness: Harness) -> None:
     add("missing type", _activity(url, type=None))
     add("empty type", _activity(url, type=""))
     add("type not a string", _activity(url, type=5))
+    add("type a list", _activity(url, type=["message"]))  # unhashable: no set lookup may see it
+    add("type an object", _activity(url, type={"message": 1}))
     add("missing serviceUrl", _activity(url, serviceUrl=None))
     add("serviceUrl not a URL", _activity(url, serviceUrl="javascript:1"))
     add("missing conversation", _activity(url, conversation=None))
@@ -73,6 +75,11 @@ async def test_malformed_requests_get_4xx_never_5xx(harness: Harness) -> None:
     add("entities a string", _activity(url, entities="mention"))
     add("reactions a string", {**_activity(url, type="messageReaction"), "reactionsAdded": "like"})
     add("membersAdded a number", {**_activity(url, type="conversationUpdate"), "membersAdded": 3})
+    # botbuilder's Teams handlers of edits and deletions read channelData as Teams channel data: another shape is a 400
+    for kind in ("messageUpdate", "messageDelete"):
+        add(f"{kind}: channelData a boolean", {**_activity(url, type=kind), "channelData": True})
+        add(f"{kind}: channelData.channel a boolean", {**_activity(url, type=kind), "channelData": {"channel": True}})
+        add(f"{kind}: channelData.tenant a string", {**_activity(url, type=kind), "channelData": {"tenant": "x"}})
     invoke = teams_file_consent_invoke(
         "accept", context={"token": "t"}, upload_url="http://127.0.0.1:1/", service_url=url
     )
