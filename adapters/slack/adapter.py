@@ -113,9 +113,13 @@ class SlackAdapter:
                 return _bad_request("unparsable body")
             if captured_event(body):
                 return await self.events.handle(body, request.headers)  # the hot path: no Bolt dispatch
+        else:
+            try:  # any other body: UTF-8, and Slack interactivity's JSON ``payload`` held to the JSON body's limits
+                raw.decode("utf-8")
+                check_body(raw, request.content_type)
+            except Exception:
+                return _bad_request("unparsable body")
         try:
-            raw.decode("utf-8")
-            check_body(raw, request.content_type)
             bolt_request = await to_bolt_request(request)
         except Exception:  # Bolt parses JSON and form bodies here: any failure is the sender's
             return _bad_request("unparsable body")
